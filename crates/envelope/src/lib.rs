@@ -1,0 +1,10 @@
+//! The bus wire format (docs/wire-format.md): a topic frame and a body frame made of a fixed 96-byte
+//! little-endian header followed by the original UDP payload.
+#![forbid(unsafe_code)]
+
+mod header;
+mod topic;
+
+pub use header::{Envelope, EnvelopeError, Header, FLAG_IPV6, FLAG_REASSEMBLED, HEADER_LEN, MAGIC, VERSION};
+pub use topic::{bucket, write_topic, BUCKETS};
+pub use wire::classify::FLAG_INFORM;

@@ -1,0 +1,274 @@
+//! Classification: the destination port says what a datagram should be, the payload confirms it.
+
+use crate::error::{be16, be32, byte};
+use crate::kind::{Family, Kind};
+
+/// Envelope flag: the SNMP PDU is an InformRequest.
+pub const FLAG_INFORM: u8 = 0b100;
+
+/// A confirmed classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    pub kind: Kind,
+    /// Kind-specific detail, as the envelope's `variant` byte (syslog RFC, NetFlow version, SNMP version).
+    pub variant: u8,
+    /// Extra envelope flags (only [`FLAG_INFORM`] today).
+    pub flags: u8,
+}
+
+/// Why a datagram on a watched port was not published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Classified(Class),
+    /// Nobody configured this port.
+    Unwatched,
+    /// The payload does not fit what the port should carry.
+    Mismatch(Family),
+}
+
+/// The configured port → family table (65 536 entries, one byte each: a lookup is one load).
+#[derive(Clone)]
+pub struct Classifier {
+    ports: Box<[Option<Family>]>,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        let mut c = Self::empty();
+        for f in Family::ALL {
+            for &p in f.default_ports() {
+                c.set(p, f);
+            }
+        }
+        c
+    }
+}
+
+impl Classifier {
+    pub fn empty() -> Self {
+        Self {
+            ports: vec![None; 65536].into_boxed_slice(),
+        }
+    }
+
+    pub fn set(&mut self, port: u16, family: Family) {
+        self.ports[usize::from(port)] = Some(family);
+    }
+
+    pub fn family(&self, port: u16) -> Option<Family> {
+        self.ports[usize::from(port)]
+    }
+
+    /// Every watched port, ascending, with its family.
+    pub fn watched(&self) -> impl Iterator<Item = (u16, Family)> + '_ {
+        (0..=u16::MAX).filter_map(|p| self.family(p).map(|f| (p, f)))
+    }
+
+    pub fn classify(&self, dst_port: u16, payload: &[u8]) -> Verdict {
+        let Some(family) = self.family(dst_port) else {
+            return Verdict::Unwatched;
+        };
+        match confirm(family, payload) {
+            Some(class) => Verdict::Classified(class),
+            None => Verdict::Mismatch(family),
+        }
+    }
+}
+
+/// Checks the payload against the family and names the exact kind.
+pub fn confirm(family: Family, payload: &[u8]) -> Option<Class> {
+    match family {
+        Family::Syslog => syslog(payload),
+        Family::Netflow | Family::Ipfix => netflow(payload),
+        Family::Sflow => sflow(payload),
+        Family::Snmptrap => snmp(payload),
+    }
+}
+
+fn class(kind: Kind, variant: u8) -> Class {
+    Class { kind, variant, flags: 0 }
+}
+
+/// `<PRI>` with PRI 0..=191, then RFC 5424 when the version `1 ` follows.
+fn syslog(p: &[u8]) -> Option<Class> {
+    if p.first() != Some(&b'<') {
+        return None;
+    }
+    let digits = p.iter().skip(1).take(4).take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=3).contains(&digits) || p.get(1 + digits) != Some(&b'>') {
+        return None;
+    }
+    let pri: u32 = p[1..1 + digits].iter().fold(0, |a, d| a * 10 + u32::from(d - b'0'));
+    if pri > 191 {
+        return None;
+    }
+    let rest = &p[2 + digits..];
+    let variant = if rest.starts_with(b"1 ") { 2 } else { 1 };
+    Some(class(Kind::Syslog, variant))
+}
+
+const NFV5_HEADER: usize = 24;
+const NFV5_RECORD: usize = 48;
+const NFV5_MAX_RECORDS: usize = 30;
+const NFV9_HEADER: usize = 20;
+const IPFIX_HEADER: usize = 16;
+
+fn netflow(p: &[u8]) -> Option<Class> {
+    match be16(p, 0).ok()? {
+        5 => {
+            let count = usize::from(be16(p, 2).ok()?);
+            let fits = (1..=NFV5_MAX_RECORDS).contains(&count) && p.len() >= NFV5_HEADER + count * NFV5_RECORD;
+            fits.then(|| class(Kind::NetflowV5, 5))
+        }
+        9 => (p.len() >= NFV9_HEADER).then(|| class(Kind::NetflowV9, 9)),
+        10 => {
+            let len = usize::from(be16(p, 2).ok()?);
+            (len >= IPFIX_HEADER && len == p.len()).then(|| class(Kind::Ipfix, 10))
+        }
+        _ => None,
+    }
+}
+
+const SFLOW_V4_HEADER: usize = 28;
+const SFLOW_V6_HEADER: usize = 40;
+
+fn sflow(p: &[u8]) -> Option<Class> {
+    let min = match (be32(p, 0).ok()?, be32(p, 4).ok()?) {
+        (5, 1) => SFLOW_V4_HEADER,
+        (5, 2) => SFLOW_V6_HEADER,
+        _ => return None,
+    };
+    (p.len() >= min).then(|| class(Kind::Sflow, 5))
+}
+
+const BER_SEQUENCE: u8 = 0x30;
+const BER_INTEGER: u8 = 0x02;
+const BER_OCTET_STRING: u8 = 0x04;
+const PDU_TRAP_V1: u8 = 0xa4;
+const PDU_INFORM: u8 = 0xa6;
+const PDU_TRAP_V2: u8 = 0xa7;
+
+/// A BER tag and length at `at`: returns (tag, content start, content length). Long lengths up to 4 bytes.
+fn ber_tlv(p: &[u8], at: usize) -> Option<(u8, usize, usize)> {
+    let tag = byte(p, at).ok()?;
+    let first = byte(p, at + 1).ok()?;
+    if first < 0x80 {
+        return Some((tag, at + 2, usize::from(first)));
+    }
+    let n = usize::from(first & 0x7f);
+    if !(1..=4).contains(&n) {
+        return None;
+    }
+    let bytes = p.get(at + 2..at + 2 + n)?;
+    let len = bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
+    Some((tag, at + 2 + n, len))
+}
+
+/// An SNMP message whose PDU is a trap or inform (v1, v2c), or any v3 message (its PDU may be encrypted).
+fn snmp(p: &[u8]) -> Option<Class> {
+    let (tag, body, len) = ber_tlv(p, 0)?;
+    if tag != BER_SEQUENCE || body + len > p.len() {
+        return None;
+    }
+    let (tag, vstart, vlen) = ber_tlv(p, body)?;
+    if tag != BER_INTEGER || vlen != 1 {
+        return None;
+    }
+    let version = byte(p, vstart).ok()?;
+    if version == 3 {
+        return Some(class(Kind::Snmptrap, 3));
+    }
+    let (tag, cstart, clen) = ber_tlv(p, vstart + 1)?;
+    if tag != BER_OCTET_STRING {
+        return None;
+    }
+    let pdu = byte(p, cstart + clen).ok()?;
+    match (version, pdu) {
+        (0, PDU_TRAP_V1) | (1, PDU_TRAP_V2) => Some(class(Kind::Snmptrap, version)),
+        (1, PDU_INFORM) => Some(Class {
+            flags: FLAG_INFORM,
+            ..class(Kind::Snmptrap, 1)
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(f: Family, p: &[u8]) -> Option<(Kind, u8)> {
+        confirm(f, p).map(|c| (c.kind, c.variant))
+    }
+
+    #[test]
+    fn syslog_pri_and_version() {
+        assert_eq!(kind_of(Family::Syslog, b"<34>Oct 11 22:14:15 host su: x"), Some((Kind::Syslog, 1)));
+        assert_eq!(kind_of(Family::Syslog, b"<165>1 2003-10-11T22:14:15Z h a - - - m"), Some((Kind::Syslog, 2)));
+        assert_eq!(kind_of(Family::Syslog, b"<189>123: *Mar  1 00:00:01: %LINK-3-UPDOWN"), Some((Kind::Syslog, 1)));
+        for bad in [&b"<192>x"[..], b"<>x", b"<1234>x", b"hello", b"", b"<12", b"<1a>"] {
+            assert_eq!(kind_of(Family::Syslog, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn netflow_versions() {
+        let mut v5 = vec![0u8; 24 + 48];
+        v5[1] = 5;
+        v5[3] = 1;
+        assert_eq!(kind_of(Family::Netflow, &v5), Some((Kind::NetflowV5, 5)));
+        assert_eq!(kind_of(Family::Netflow, &v5[..50]), None, "count lies");
+        let mut v9 = vec![0u8; 20];
+        v9[1] = 9;
+        assert_eq!(kind_of(Family::Netflow, &v9), Some((Kind::NetflowV9, 9)));
+        let mut ipfix = vec![0u8; 16];
+        ipfix[1] = 10;
+        ipfix[3] = 16;
+        assert_eq!(kind_of(Family::Ipfix, &ipfix), Some((Kind::Ipfix, 10)));
+        assert_eq!(kind_of(Family::Netflow, &ipfix), Some((Kind::Ipfix, 10)));
+        ipfix[3] = 17;
+        assert_eq!(kind_of(Family::Ipfix, &ipfix), None, "length lies");
+        assert_eq!(kind_of(Family::Netflow, &[0, 7, 0, 0]), None);
+    }
+
+    #[test]
+    fn sflow_header() {
+        let mut s = vec![0u8; 28];
+        s[3] = 5;
+        s[7] = 1;
+        assert_eq!(kind_of(Family::Sflow, &s), Some((Kind::Sflow, 5)));
+        s[7] = 2;
+        assert_eq!(kind_of(Family::Sflow, &s), None, "IPv6 agent needs 40 bytes");
+    }
+
+    #[test]
+    fn snmp_versions_and_pdus() {
+        // SEQUENCE { INTEGER 1, OCTET STRING "public", [7] {} }
+        let v2 = [0x30, 0x0d, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa7, 0x00];
+        assert_eq!(kind_of(Family::Snmptrap, &v2), Some((Kind::Snmptrap, 1)));
+        let mut inform = v2;
+        inform[13] = 0xa6;
+        assert_eq!(confirm(Family::Snmptrap, &inform).unwrap().flags, FLAG_INFORM);
+        let mut v1 = v2;
+        v1[4] = 0;
+        v1[13] = 0xa4;
+        assert_eq!(kind_of(Family::Snmptrap, &v1), Some((Kind::Snmptrap, 0)));
+        let mut get = v2;
+        get[13] = 0xa0;
+        assert_eq!(kind_of(Family::Snmptrap, &get), None);
+        let v3 = [0x30, 0x03, 0x02, 0x01, 0x03];
+        assert_eq!(kind_of(Family::Snmptrap, &v3), Some((Kind::Snmptrap, 3)));
+        assert_eq!(kind_of(Family::Snmptrap, &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(kind_of(Family::Snmptrap, &[0x30, 0x85]), None);
+    }
+
+    #[test]
+    fn ports_decide_the_family() {
+        let c = Classifier::default();
+        assert_eq!(c.family(514), Some(Family::Syslog));
+        assert_eq!(c.family(9996), Some(Family::Netflow));
+        assert_eq!(c.classify(53, b"<1>x"), Verdict::Unwatched);
+        assert_eq!(c.classify(514, b"garbage"), Verdict::Mismatch(Family::Syslog));
+        assert_eq!(c.watched().count(), 7);
+    }
+}
