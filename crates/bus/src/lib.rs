@@ -1,1 +1,217 @@
-//! placeholder
+//! The ZeroMQ bus. This is the only crate that links libzmq.
+//!
+//! A [`Publisher`] is an XPUB socket with `ZMQ_XPUB_NODROP`: a send that would pass a subscriber's high-water
+//! mark fails at once (never blocks) and the caller counts the drop. A [`Subscriber`] is a SUB socket that
+//! may connect to several publishers.
+
+use std::time::{Duration, Instant};
+
+/// A bus socket could not be set up or used.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("{op} {endpoint}: {source}")]
+    Endpoint {
+        op: &'static str,
+        endpoint: String,
+        source: zmq::Error,
+    },
+    #[error("zmq: {0}")]
+    Zmq(#[from] zmq::Error),
+}
+
+/// Outcome of one publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Sent,
+    /// A subscriber's queue is at the high-water mark: the message was dropped.
+    Full,
+}
+
+/// How long `close` waits to hand queued messages to subscribers.
+const LINGER_MS: i32 = 2000;
+
+/// `ZMQ_XPUB_NODROP`, which the zmq crate does not wrap: sends past the HWM fail with EAGAIN instead of
+/// being dropped silently, so the publisher can count them.
+fn set_xpub_nodrop(sock: &mut zmq::Socket) -> Result<(), BusError> {
+    let on: i32 = 1;
+    // SAFETY: the socket pointer is valid for the socket's lifetime; the option value is a live c_int whose
+    // size we pass, as zmq_setsockopt(3) requires.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            sock.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as i32,
+            (&on as *const i32).cast(),
+            std::mem::size_of::<i32>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(BusError::Zmq(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })))
+    }
+}
+
+pub struct Publisher {
+    sock: zmq::Socket,
+    _ctx: zmq::Context,
+    subscriptions: usize,
+}
+
+impl Publisher {
+    /// Binds an XPUB socket on `endpoint` (tcp:// or ipc://) with `hwm` messages per subscriber.
+    pub fn bind(endpoint: &str, hwm: i32) -> Result<Self, BusError> {
+        let ctx = zmq::Context::new();
+        let mut sock = ctx.socket(zmq::XPUB)?;
+        sock.set_sndhwm(hwm)?;
+        set_xpub_nodrop(&mut sock)?;
+        sock.set_linger(LINGER_MS)?;
+        sock.set_sndbuf(4 << 20)?;
+        sock.bind(endpoint).map_err(|source| BusError::Endpoint {
+            op: "bind",
+            endpoint: endpoint.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            sock,
+            _ctx: ctx,
+            subscriptions: 0,
+        })
+    }
+
+    /// Publishes one message (topic frame, body frame). Never blocks.
+    pub fn publish(&self, topic: &[u8], body: &[u8]) -> Result<Sent, BusError> {
+        match self.sock.send(topic, zmq::SNDMORE | zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) => return Ok(Sent::Full),
+            Err(e) => return Err(e.into()),
+        }
+        // Once the first frame is accepted, libzmq accepts the rest of the message.
+        self.sock.send(body, zmq::DONTWAIT)?;
+        Ok(Sent::Sent)
+    }
+
+    /// Reads pending subscription messages; returns how many subscribe requests have been seen so far.
+    pub fn poll_subscriptions(&mut self) -> usize {
+        while let Ok(msg) = self.sock.recv_bytes(zmq::DONTWAIT) {
+            if msg.first() == Some(&1) {
+                self.subscriptions += 1;
+            }
+        }
+        self.subscriptions
+    }
+
+    /// Waits until `n` subscribe requests have arrived or `timeout` passed; returns the count seen.
+    pub fn wait_subscribers(&mut self, n: usize, timeout: Duration) -> usize {
+        let end = Instant::now() + timeout;
+        while self.poll_subscriptions() < n && Instant::now() < end {
+            let _ = self.sock.poll(zmq::POLLIN, 50);
+        }
+        self.subscriptions
+    }
+}
+
+/// A message taken off the bus: the topic frame and the body frame.
+pub struct Received {
+    pub topic: zmq::Message,
+    pub body: zmq::Message,
+}
+
+/// What one receive gave.
+pub enum Recv {
+    Message(Received),
+    /// A message that was not two frames (counted by the caller as a bad envelope).
+    Malformed,
+    /// Nothing within the timeout.
+    Idle,
+}
+
+pub struct Subscriber {
+    sock: zmq::Socket,
+    _ctx: zmq::Context,
+}
+
+impl Subscriber {
+    /// Connects a SUB socket to every endpoint and subscribes to every prefix (empty list: everything).
+    pub fn connect(endpoints: &[String], prefixes: &[String], hwm: i32) -> Result<Self, BusError> {
+        let ctx = zmq::Context::new();
+        let sock = ctx.socket(zmq::SUB)?;
+        sock.set_rcvhwm(hwm)?;
+        sock.set_rcvbuf(4 << 20)?;
+        sock.set_linger(0)?;
+        for ep in endpoints {
+            sock.connect(ep).map_err(|source| BusError::Endpoint {
+                op: "connect",
+                endpoint: ep.clone(),
+                source,
+            })?;
+        }
+        if prefixes.is_empty() {
+            sock.set_subscribe(b"")?;
+        }
+        for p in prefixes {
+            sock.set_subscribe(p.as_bytes())?;
+        }
+        Ok(Self { sock, _ctx: ctx })
+    }
+
+    /// Waits up to `timeout_ms` for a message (-1: forever, 0: do not wait).
+    pub fn recv(&self, timeout_ms: i64) -> Result<Recv, BusError> {
+        if timeout_ms != 0 && self.sock.poll(zmq::POLLIN, timeout_ms)? == 0 {
+            return Ok(Recv::Idle);
+        }
+        let topic = match self.sock.recv_msg(zmq::DONTWAIT) {
+            Ok(m) => m,
+            Err(zmq::Error::EAGAIN) => return Ok(Recv::Idle),
+            Err(e) => return Err(e.into()),
+        };
+        if !topic.get_more() {
+            return Ok(Recv::Malformed);
+        }
+        let body = self.sock.recv_msg(0)?;
+        if body.get_more() {
+            self.skip_rest()?;
+            return Ok(Recv::Malformed);
+        }
+        Ok(Recv::Message(Received { topic, body }))
+    }
+
+    fn skip_rest(&self) -> Result<(), BusError> {
+        while self.sock.get_rcvmore()? {
+            self.sock.recv_msg(0)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_subscribe_over_ipc() {
+        let ep = format!("ipc:///tmp/sekiwake-bus-test-{}.sock", std::process::id());
+        let mut p = Publisher::bind(&ep, 1000).unwrap();
+        let s = Subscriber::connect(std::slice::from_ref(&ep), &["syslog/".into()], 1000).unwrap();
+        assert_eq!(p.wait_subscribers(1, Duration::from_secs(5)), 1);
+        p.publish(b"sflow/b01/1.2.3.4/", b"no").unwrap();
+        p.publish(b"syslog/b01/1.2.3.4/", b"yes").unwrap();
+        match s.recv(5000).unwrap() {
+            Recv::Message(m) => {
+                assert_eq!(&m.topic[..], b"syslog/b01/1.2.3.4/");
+                assert_eq!(&m.body[..], b"yes");
+            }
+            _ => panic!("no message"),
+        }
+    }
+
+    #[test]
+    fn full_queue_drops_instead_of_blocking() {
+        let ep = format!("ipc:///tmp/sekiwake-bus-hwm-{}.sock", std::process::id());
+        let mut p = Publisher::bind(&ep, 1).unwrap();
+        let _s = Subscriber::connect(std::slice::from_ref(&ep), &[], 1).unwrap();
+        assert_eq!(p.wait_subscribers(1, Duration::from_secs(5)), 1);
+        let body = vec![0u8; 64 * 1024];
+        let full = (0..10_000).filter(|_| p.publish(b"t/", &body).unwrap() == Sent::Full).count();
+        assert!(full > 0, "a stalled subscriber must make sends fail fast");
+    }
+}

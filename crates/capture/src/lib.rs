@@ -1,1 +1,119 @@
-//! placeholder
+//! Where datagrams come from: libpcap live capture, pcap files, or a plain UDP listener; then defragment and
+//! classify them. This is the only crate that links libpcap.
+
+pub mod decode;
+pub mod defrag;
+pub mod filter;
+mod file;
+mod listener;
+mod live;
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use decode::{Captured, DecodeStats, Decoder};
+pub use defrag::DefragConfig;
+pub use file::FileSource;
+pub use listener::Listener;
+pub use live::LiveInterface;
+use wire::link::LinkType;
+
+/// A source could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("interface {iface}: {source}")]
+    Interface { iface: String, source: pcap::Error },
+    #[error("capture filter `{filter}` on {iface}: {source}")]
+    Filter {
+        iface: String,
+        filter: String,
+        source: pcap::Error,
+    },
+    #[error("pcap file {path}: {source}")]
+    File { path: String, source: pcap::Error },
+    #[error("pcap file {path}: link type {link} is not supported")]
+    LinkType { path: String, link: i32 },
+    #[error("UDP listener {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("poll: {0}")]
+    Poll(std::io::Error),
+}
+
+/// What a source hands over: a link-layer frame, or a datagram already stripped by the kernel.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    Frame(LinkType, &'a [u8]),
+    Udp {
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &'a [u8],
+    },
+}
+
+/// One captured unit with its time and the interface it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub ts_ns: u64,
+    pub iface: &'a str,
+    pub body: Body<'a>,
+}
+
+/// libpcap's own counters, summed over interfaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PcapStats {
+    pub received: u64,
+    pub dropped: u64,
+    pub if_dropped: u64,
+    /// Datagrams cut by the listener's buffer (longer than 64 KiB cannot happen; kept for completeness).
+    pub truncated: u64,
+}
+
+/// Wall-clock nanoseconds since the epoch.
+pub fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn timeval_ns(sec: i64, usec: i64, nano: bool) -> u64 {
+    let frac = if nano { usec } else { usec * 1000 };
+    (sec.max(0) as u64) * 1_000_000_000 + frac.max(0) as u64
+}
+
+/// Whether a source has more to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Ended,
+}
+
+/// The sources one capture process reads: live interfaces and UDP listeners polled together, or one file.
+pub enum Sources {
+    Live {
+        interfaces: Vec<LiveInterface>,
+        listeners: Vec<Listener>,
+    },
+    File(FileSource),
+}
+
+impl Sources {
+    /// Hands every available packet to `each`, waiting at most `timeout_ms` for the first.
+    pub fn poll(&mut self, timeout_ms: u16, each: &mut dyn FnMut(Packet<'_>)) -> Result<Status, CaptureError> {
+        match self {
+            Sources::File(f) => f.read_batch(each),
+            Sources::Live { interfaces, listeners } => live::poll_all(interfaces, listeners, timeout_ms, each),
+        }
+    }
+
+    pub fn pcap_stats(&mut self) -> PcapStats {
+        match self {
+            Sources::File(_) => PcapStats::default(),
+            Sources::Live { interfaces, listeners } => {
+                let mut s = PcapStats::default();
+                for i in interfaces.iter_mut() {
+                    i.add_stats(&mut s);
+                }
+                s.truncated = listeners.iter().map(|l| l.truncated()).sum();
+                s
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! A plain UDP listener, for when sekiwake is itself the collector's address. Batched with recvmmsg(2).
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use udpio::RecvBatch;
+
+use crate::{now_ns, Body, CaptureError, Packet};
+
+const BATCH: usize = 64;
+const SLOT: usize = 65536;
+/// Receive buffer asked for (SO_RCVBUFFORCE when privileged, else capped by net.core.rmem_max).
+const RCVBUF: usize = 32 << 20;
+/// Batches read per readiness before other sources get their turn.
+const ROUNDS: usize = 64;
+
+pub struct Listener {
+    socket: Socket,
+    local: SocketAddr,
+    batch: RecvBatch,
+    truncated: u64,
+}
+
+impl Listener {
+    pub fn bind(addr: SocketAddr) -> Result<Self, CaptureError> {
+        let err = |source| CaptureError::Listen { addr, source };
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
+        if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &RCVBUF).is_err() {
+            socket.set_recv_buffer_size(RCVBUF).map_err(err)?;
+        }
+        socket.set_reuse_address(true).map_err(err)?;
+        socket.bind(&addr.into()).map_err(err)?;
+        socket.set_nonblocking(true).map_err(err)?;
+        let local = socket.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(addr);
+        Ok(Self {
+            socket,
+            local,
+            batch: RecvBatch::new(BATCH, SLOT),
+            truncated: 0,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    pub(crate) fn truncated(&self) -> u64 {
+        self.truncated
+    }
+
+    pub(crate) fn drain(&mut self, each: &mut dyn FnMut(Packet<'_>)) -> Result<(), CaptureError> {
+        for _ in 0..ROUNDS {
+            let n = self.batch.recv(self.socket.as_raw_fd()).map_err(|source| CaptureError::Listen {
+                addr: self.local,
+                source,
+            })?;
+            let ts = now_ns();
+            for i in 0..n {
+                let Some((payload, Some(src), truncated)) = self.batch.get(i) else {
+                    continue;
+                };
+                self.truncated += u64::from(truncated);
+                each(Packet {
+                    ts_ns: ts,
+                    iface: "udp",
+                    body: Body::Udp {
+                        src,
+                        dst: self.local,
+                        payload,
+                    },
+                });
+            }
+            if n < BATCH {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}

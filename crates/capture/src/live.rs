@@ -1,0 +1,126 @@
+//! Live capture with libpcap: immediate mode, a large kernel buffer, nonblocking reads driven by poll(2).
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use pcap::{Active, Capture, Precision};
+use wire::link::LinkType;
+
+use crate::listener::Listener;
+use crate::{timeval_ns, Body, CaptureError, Packet, PcapStats, Status};
+
+/// Packets read from one interface before the next one gets its turn.
+const BUDGET: usize = 4096;
+
+pub struct LiveInterface {
+    name: String,
+    cap: Capture<Active>,
+    link: LinkType,
+}
+
+impl LiveInterface {
+    /// Opens `name` (e.g. `lo`, `eth0`, `any`) with `filter` applied and a kernel buffer of `buffer` bytes.
+    pub fn open(name: &str, filter: &str, buffer: i32) -> Result<Self, CaptureError> {
+        let err = |source| CaptureError::Interface {
+            iface: name.to_owned(),
+            source,
+        };
+        let cap = Capture::from_device(name)
+            .map_err(err)?
+            .immediate_mode(true)
+            .buffer_size(buffer)
+            .snaplen(65535)
+            .precision(Precision::Nano)
+            .open()
+            .map_err(err)?
+            .setnonblock()
+            .map_err(err)?;
+        let mut cap = cap;
+        cap.filter(filter, true).map_err(|source| CaptureError::Filter {
+            iface: name.to_owned(),
+            filter: filter.to_owned(),
+            source,
+        })?;
+        let link = LinkType(cap.get_datalink().0);
+        Ok(Self {
+            name: name.to_owned(),
+            cap,
+            link,
+        })
+    }
+
+    fn drain(&mut self, each: &mut dyn FnMut(Packet<'_>)) {
+        for _ in 0..BUDGET {
+            let Ok(p) = self.cap.next_packet() else {
+                return;
+            };
+            let ts = timeval_ns(p.header.ts.tv_sec, p.header.ts.tv_usec, true);
+            each(Packet {
+                ts_ns: ts,
+                iface: &self.name,
+                body: Body::Frame(self.link, p.data),
+            });
+        }
+    }
+
+    pub(crate) fn add_stats(&mut self, s: &mut PcapStats) {
+        if let Ok(st) = self.cap.stats() {
+            s.received += u64::from(st.received);
+            s.dropped += u64::from(st.dropped);
+            s.if_dropped += u64::from(st.if_dropped);
+        }
+    }
+}
+
+/// Waits for any interface or listener to be readable, then drains each that is.
+pub(crate) fn poll_all(
+    interfaces: &mut [LiveInterface],
+    listeners: &mut [Listener],
+    timeout_ms: u16,
+    each: &mut dyn FnMut(Packet<'_>),
+) -> Result<Status, CaptureError> {
+    let ready = wait_readable(interfaces, listeners, timeout_ms)?;
+    let (ifs, ls) = ready.split_at(interfaces.len());
+    for (i, r) in interfaces.iter_mut().zip(ifs) {
+        if *r {
+            i.drain(each);
+        }
+    }
+    for (l, r) in listeners.iter_mut().zip(ls) {
+        if *r {
+            l.drain(each)?;
+        }
+    }
+    Ok(Status::Open)
+}
+
+fn wait_readable(
+    interfaces: &[LiveInterface],
+    listeners: &[Listener],
+    timeout_ms: u16,
+) -> Result<Vec<bool>, CaptureError> {
+    let fds: Vec<i32> = interfaces
+        .iter()
+        .map(|i| i.cap.as_raw_fd())
+        .chain(listeners.iter().map(|l| l.raw_fd()))
+        .collect();
+    // SAFETY-free: the fds stay open for the duration of the call (owned by the sources borrowed above).
+    let mut pfds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|&fd| PollFd::new(unsafe_borrow(fd), PollFlags::POLLIN))
+        .collect();
+    match poll(&mut pfds, PollTimeout::from(timeout_ms)) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(CaptureError::Poll(e.into())),
+    }
+    Ok(pfds
+        .iter()
+        .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
+        .collect())
+}
+
+#[allow(unsafe_code)]
+fn unsafe_borrow<'a>(fd: i32) -> BorrowedFd<'a> {
+    // SAFETY: callers pass descriptors owned by sources that outlive the returned borrow (one poll call).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
