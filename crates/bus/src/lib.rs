@@ -47,7 +47,9 @@ fn set_xpub_nodrop(sock: &mut zmq::Socket) -> Result<(), BusError> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(BusError::Zmq(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })))
+        Err(BusError::Zmq(zmq::Error::from_raw(unsafe {
+            zmq_sys::zmq_errno()
+        })))
     }
 }
 
@@ -211,7 +213,9 @@ mod tests {
         let _s = Subscriber::connect(std::slice::from_ref(&ep), &[], 1).unwrap();
         assert_eq!(p.wait_subscribers(1, Duration::from_secs(5)), 1);
         let body = vec![0u8; 64 * 1024];
-        let full = (0..10_000).filter(|_| p.publish(b"t/", &body).unwrap() == Sent::Full).count();
+        let full = (0..10_000)
+            .filter(|_| p.publish(b"t/", &body).unwrap() == Sent::Full)
+            .count();
         assert!(full > 0, "a stalled subscriber must make sends fail fast");
     }
 }

@@ -79,7 +79,12 @@ impl Decoder {
     }
 
     /// Decodes one captured frame.
-    pub fn frame<'a>(&'a mut self, link: LinkType, ts_ns: u64, frame: &'a [u8]) -> Option<Captured<'a>> {
+    pub fn frame<'a>(
+        &'a mut self,
+        link: LinkType,
+        ts_ns: u64,
+        frame: &'a [u8],
+    ) -> Option<Captured<'a>> {
         self.stats.frames += 1;
         let packet = match link::network_layer(link, frame) {
             Ok(Some(p)) => p,
@@ -103,8 +108,20 @@ impl Decoder {
         }
     }
 
-    fn segment<'a>(&'a mut self, ts_ns: u64, src: IpAddr, dst: IpAddr, seg: &'a [u8], re: bool) -> Option<Captured<'a>> {
-        let meta = Meta { ts_ns, src, dst, reassembled: re };
+    fn segment<'a>(
+        &'a mut self,
+        ts_ns: u64,
+        src: IpAddr,
+        dst: IpAddr,
+        seg: &'a [u8],
+        re: bool,
+    ) -> Option<Captured<'a>> {
+        let meta = Meta {
+            ts_ns,
+            src,
+            dst,
+            reassembled: re,
+        };
         let ctx = Ctx {
             classifier: &self.classifier,
             guard: &self.guard_ports,
@@ -114,7 +131,13 @@ impl Decoder {
     }
 
     /// Classifies a datagram that arrived on a UDP socket (no link or IP header to look at).
-    pub fn datagram<'a>(&mut self, ts_ns: u64, src: SocketAddr, dst: SocketAddr, payload: &'a [u8]) -> Option<Captured<'a>> {
+    pub fn datagram<'a>(
+        &mut self,
+        ts_ns: u64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &'a [u8],
+    ) -> Option<Captured<'a>> {
         self.stats.frames += 1;
         let verdict = self.classifier.classify(dst.port(), payload);
         accept(&mut self.stats, verdict).map(|class| Captured {
@@ -165,12 +188,25 @@ fn fragment<'a>(
         return None;
     };
     let transport = if src.is_ipv4() {
-        Ok(if protocol == PROTO_UDP { Transport::Udp(payload) } else { Transport::Other(protocol) })
+        Ok(if protocol == PROTO_UDP {
+            Transport::Udp(payload)
+        } else {
+            Transport::Other(protocol)
+        })
     } else {
         ip::upper_layer_at(payload, protocol, 0)
     };
     match transport {
-        Ok(Transport::Udp(seg)) => classify(ctx, Meta { ts_ns, src, dst, reassembled: true }, seg),
+        Ok(Transport::Udp(seg)) => classify(
+            ctx,
+            Meta {
+                ts_ns,
+                src,
+                dst,
+                reassembled: true,
+            },
+            seg,
+        ),
         Ok(_) => {
             ctx.stats.not_udp += 1;
             None
@@ -183,7 +219,11 @@ fn fragment<'a>(
 }
 
 fn classify<'a>(ctx: Ctx<'_>, m: Meta, segment: &'a [u8]) -> Option<Captured<'a>> {
-    let Ctx { classifier, guard, stats } = ctx;
+    let Ctx {
+        classifier,
+        guard,
+        stats,
+    } = ctx;
     let Ok(d) = udp::Datagram::parse(segment) else {
         stats.malformed += 1;
         return None;
@@ -234,7 +274,9 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
         let udp_len = 8 + payload.len();
-        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+        ];
         ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
         f.extend_from_slice(&ip);
         f.extend_from_slice(&sport.to_be_bytes());
@@ -254,18 +296,39 @@ mod tests {
         let mut d = decoder();
         let f = eth_ipv4_udp(40000, 514, b"<13>hello");
         let c = d.frame(LinkType::ETHERNET, 5, &f).unwrap();
-        assert_eq!((c.class.kind, c.payload, c.src.port()), (Kind::Syslog, &b"<13>hello"[..], 40000));
-        assert!(d.frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(1, 514, b"junk")).is_none());
-        assert!(d.frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(1, 53, b"<13>x")).is_none());
-        assert!(d.frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(51400, 514, b"<13>x")).is_none());
+        assert_eq!(
+            (c.class.kind, c.payload, c.src.port()),
+            (Kind::Syslog, &b"<13>hello"[..], 40000)
+        );
+        assert!(d
+            .frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(1, 514, b"junk"))
+            .is_none());
+        assert!(d
+            .frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(1, 53, b"<13>x"))
+            .is_none());
+        assert!(d
+            .frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(51400, 514, b"<13>x"))
+            .is_none());
         assert!(d.frame(LinkType::ETHERNET, 5, &f[..30]).is_none());
         let s = d.stats();
-        assert_eq!((s.captured_total(), s.mismatched, s.unwatched, s.own_traffic, s.malformed), (1, 1, 1, 1, 1));
+        assert_eq!(
+            (
+                s.captured_total(),
+                s.mismatched,
+                s.unwatched,
+                s.own_traffic,
+                s.malformed
+            ),
+            (1, 1, 1, 1, 1)
+        );
     }
 
     #[test]
     fn reassembles_fragmented_udp() {
-        let payload: Vec<u8> = std::iter::once(b'<').chain(*b"13>").chain((0..2992).map(|i| b'a' + (i % 26) as u8)).collect();
+        let payload: Vec<u8> = std::iter::once(b'<')
+            .chain(*b"13>")
+            .chain((0..2992).map(|i| b'a' + (i % 26) as u8))
+            .collect();
         let whole = eth_ipv4_udp(40000, 514, &payload);
         let seg = &whole[34..]; // UDP header + payload
         let mut d = decoder();

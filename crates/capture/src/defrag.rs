@@ -72,7 +72,10 @@ pub enum Reassembly<'a> {
     Incomplete,
     /// The whole payload (for IPv4 the UDP segment; for IPv6 what follows the fragment header) and its
     /// upper-layer protocol.
-    Complete { protocol: u8, payload: &'a [u8] },
+    Complete {
+        protocol: u8,
+        payload: &'a [u8],
+    },
     /// The datagram this fragment belonged to was dropped (counted).
     Dropped,
 }
@@ -102,7 +105,13 @@ impl Reassembler {
     }
 
     /// Adds one fragment seen at `now_ns`.
-    pub fn push(&mut self, now_ns: u64, src: IpAddr, dst: IpAddr, frag: &Fragment<'_>) -> Reassembly<'_> {
+    pub fn push(
+        &mut self,
+        now_ns: u64,
+        src: IpAddr,
+        dst: IpAddr,
+        frag: &Fragment<'_>,
+    ) -> Reassembly<'_> {
         self.stats.fragments += 1;
         self.expire(now_ns);
         let key = Key {
@@ -140,10 +149,16 @@ impl Reassembler {
     fn add_part(&mut self, key: &Key, f: &Fragment<'_>) -> Result<bool, ()> {
         let p = self.pending.get_mut(key).ok_or(())?;
         let end = f.offset + f.data.len();
-        if p.parts.iter().any(|(o, d)| *o == f.offset && d.as_slice() == f.data) {
+        if p.parts
+            .iter()
+            .any(|(o, d)| *o == f.offset && d.as_slice() == f.data)
+        {
             return Ok(false); // the same fragment captured twice
         }
-        if p.parts.iter().any(|(o, d)| f.offset < o + d.len() && *o < end) {
+        if p.parts
+            .iter()
+            .any(|(o, d)| f.offset < o + d.len() && *o < end)
+        {
             return Err(());
         }
         if !f.more {
@@ -188,7 +203,9 @@ impl Reassembler {
                 break;
             }
             self.order.pop_front();
-            if self.pending.get(&key).is_some_and(|p| p.born_ns == born) && self.remove(&key).is_some() {
+            if self.pending.get(&key).is_some_and(|p| p.born_ns == born)
+                && self.remove(&key).is_some()
+            {
                 n += 1;
             }
         }
@@ -204,7 +221,9 @@ impl Reassembler {
             let Some((born, key)) = self.order.pop_front() else {
                 break;
             };
-            if self.pending.get(&key).is_some_and(|p| p.born_ns == born) && self.remove(&key).is_some() {
+            if self.pending.get(&key).is_some_and(|p| p.born_ns == born)
+                && self.remove(&key).is_some()
+            {
                 self.stats.dropped += 1;
             }
         }
@@ -260,7 +279,10 @@ mod tests {
     }
 
     fn pieces(p: &[u8]) -> Vec<(usize, bool, &[u8])> {
-        p.chunks(1000).enumerate().map(|(i, c)| (i * 1000, (i + 1) * 1000 < p.len(), c)).collect()
+        p.chunks(1000)
+            .enumerate()
+            .map(|(i, c)| (i * 1000, (i + 1) * 1000 < p.len(), c))
+            .collect()
     }
 
     #[test]
@@ -272,7 +294,9 @@ mod tests {
             let mut done = None;
             for i in order {
                 let (o, m, d) = parts[i];
-                if let Reassembly::Complete { payload, protocol } = r.push(1, A, B, &frag(7, o, m, d)) {
+                if let Reassembly::Complete { payload, protocol } =
+                    r.push(1, A, B, &frag(7, o, m, d))
+                {
                     done = Some((payload.to_vec(), protocol));
                 }
             }
@@ -286,11 +310,25 @@ mod tests {
     fn overlaps_and_lies_drop_the_datagram() {
         let p = payload();
         let mut r = Reassembler::new(DefragConfig::default());
-        assert_eq!(r.push(1, A, B, &frag(1, 0, true, &p[..1000])), Reassembly::Incomplete);
-        assert_eq!(r.push(1, A, B, &frag(1, 992, true, &p[..1000])), Reassembly::Dropped);
+        assert_eq!(
+            r.push(1, A, B, &frag(1, 0, true, &p[..1000])),
+            Reassembly::Incomplete
+        );
+        assert_eq!(
+            r.push(1, A, B, &frag(1, 992, true, &p[..1000])),
+            Reassembly::Dropped
+        );
         assert_eq!(r.pending(), 0);
-        assert_eq!(r.push(1, A, B, &frag(2, 65000, false, &p[..1000])), Reassembly::Dropped, "past 65535");
-        assert_eq!(r.push(1, A, B, &frag(3, 0, true, &p[..999])), Reassembly::Dropped, "unaligned");
+        assert_eq!(
+            r.push(1, A, B, &frag(2, 65000, false, &p[..1000])),
+            Reassembly::Dropped,
+            "past 65535"
+        );
+        assert_eq!(
+            r.push(1, A, B, &frag(3, 0, true, &p[..999])),
+            Reassembly::Dropped,
+            "unaligned"
+        );
         assert_eq!(r.stats().dropped, 3);
         assert_eq!(r.stats().held_bytes, 0);
     }
@@ -323,7 +361,10 @@ mod tests {
         }
         assert_eq!(r.stats().dropped, 995);
         assert_eq!(r.expire(2000), 5);
-        assert_eq!((r.pending(), r.stats().held_bytes, r.stats().expired), (0, 0, 5));
+        assert_eq!(
+            (r.pending(), r.stats().held_bytes, r.stats().expired),
+            (0, 0, 5)
+        );
         assert!(r.stats().peak_bytes <= 10_000);
     }
 }

@@ -20,9 +20,11 @@ pub struct FileSource {
 
 impl FileSource {
     pub fn open(path: &str, pace: bool) -> Result<Self, CaptureError> {
-        let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|source| CaptureError::File {
-            path: path.to_owned(),
-            source,
+        let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|source| {
+            CaptureError::File {
+                path: path.to_owned(),
+                source,
+            }
         })?;
         let link = LinkType(cap.get_datalink().0);
         if !link.is_supported() {
@@ -39,7 +41,10 @@ impl FileSource {
         })
     }
 
-    pub(crate) fn read_batch(&mut self, each: &mut dyn FnMut(Packet<'_>)) -> Result<Status, CaptureError> {
+    pub(crate) fn read_batch(
+        &mut self,
+        each: &mut dyn FnMut(Packet<'_>),
+    ) -> Result<Status, CaptureError> {
         for _ in 0..BATCH {
             let p = match self.cap.next_packet() {
                 Ok(p) => p,

@@ -4,7 +4,10 @@
 use wire::classify::Classifier;
 
 pub fn build(classifier: &Classifier, guard_ports: &[u16]) -> String {
-    let ports: Vec<String> = classifier.watched().map(|(p, _)| format!("dst port {p}")).collect();
+    let ports: Vec<String> = classifier
+        .watched()
+        .map(|(p, _)| format!("dst port {p}"))
+        .collect();
     let mut udp = format!("udp and ({})", ports.join(" or "));
     for g in guard_ports {
         udp.push_str(&format!(" and not src port {g}"));

@@ -3,8 +3,8 @@
 
 pub mod decode;
 pub mod defrag;
-pub mod filter;
 mod file;
+pub mod filter;
 mod listener;
 mod live;
 
@@ -34,7 +34,10 @@ pub enum CaptureError {
     #[error("pcap file {path}: link type {link} is not supported")]
     LinkType { path: String, link: i32 },
     #[error("UDP listener {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("poll: {0}")]
     Poll(std::io::Error),
 }
@@ -70,7 +73,9 @@ pub struct PcapStats {
 
 /// Wall-clock nanoseconds since the epoch.
 pub fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn timeval_ns(sec: i64, usec: i64, nano: bool) -> u64 {
@@ -96,17 +101,27 @@ pub enum Sources {
 
 impl Sources {
     /// Hands every available packet to `each`, waiting at most `timeout_ms` for the first.
-    pub fn poll(&mut self, timeout_ms: u16, each: &mut dyn FnMut(Packet<'_>)) -> Result<Status, CaptureError> {
+    pub fn poll(
+        &mut self,
+        timeout_ms: u16,
+        each: &mut dyn FnMut(Packet<'_>),
+    ) -> Result<Status, CaptureError> {
         match self {
             Sources::File(f) => f.read_batch(each),
-            Sources::Live { interfaces, listeners } => live::poll_all(interfaces, listeners, timeout_ms, each),
+            Sources::Live {
+                interfaces,
+                listeners,
+            } => live::poll_all(interfaces, listeners, timeout_ms, each),
         }
     }
 
     pub fn pcap_stats(&mut self) -> PcapStats {
         match self {
             Sources::File(_) => PcapStats::default(),
-            Sources::Live { interfaces, listeners } => {
+            Sources::Live {
+                interfaces,
+                listeners,
+            } => {
                 let mut s = PcapStats::default();
                 for i in interfaces.iter_mut() {
                     i.add_stats(&mut s);

@@ -25,14 +25,21 @@ pub struct Listener {
 impl Listener {
     pub fn bind(addr: SocketAddr) -> Result<Self, CaptureError> {
         let err = |source| CaptureError::Listen { addr, source };
-        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
-        if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &RCVBUF).is_err() {
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+            .map_err(err)?;
+        if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &RCVBUF)
+            .is_err()
+        {
             socket.set_recv_buffer_size(RCVBUF).map_err(err)?;
         }
         socket.set_reuse_address(true).map_err(err)?;
         socket.bind(&addr.into()).map_err(err)?;
         socket.set_nonblocking(true).map_err(err)?;
-        let local = socket.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(addr);
+        let local = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or(addr);
         Ok(Self {
             socket,
             local,
@@ -55,9 +62,11 @@ impl Listener {
 
     pub(crate) fn drain(&mut self, each: &mut dyn FnMut(Packet<'_>)) -> Result<(), CaptureError> {
         for _ in 0..ROUNDS {
-            let n = self.batch.recv(self.socket.as_raw_fd()).map_err(|source| CaptureError::Listen {
-                addr: self.local,
-                source,
+            let n = self.batch.recv(self.socket.as_raw_fd()).map_err(|source| {
+                CaptureError::Listen {
+                    addr: self.local,
+                    source,
+                }
             })?;
             let ts = now_ns();
             for i in 0..n {

@@ -36,11 +36,12 @@ impl LiveInterface {
             .setnonblock()
             .map_err(err)?;
         let mut cap = cap;
-        cap.filter(filter, true).map_err(|source| CaptureError::Filter {
-            iface: name.to_owned(),
-            filter: filter.to_owned(),
-            source,
-        })?;
+        cap.filter(filter, true)
+            .map_err(|source| CaptureError::Filter {
+                iface: name.to_owned(),
+                filter: filter.to_owned(),
+                source,
+            })?;
         let link = LinkType(cap.get_datalink().0);
         Ok(Self {
             name: name.to_owned(),

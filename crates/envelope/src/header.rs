@@ -114,7 +114,12 @@ impl Header {
         out.reserve(HEADER_LEN + payload.len());
         let v6 = matches!(self.src, IpAddr::V6(_)) || matches!(self.dst, IpAddr::V6(_));
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&[VERSION, self.kind, self.variant, self.flags | if v6 { FLAG_IPV6 } else { 0 }]);
+        out.extend_from_slice(&[
+            VERSION,
+            self.kind,
+            self.variant,
+            self.flags | if v6 { FLAG_IPV6 } else { 0 },
+        ]);
         out.extend_from_slice(&(HEADER_LEN as u16).to_le_bytes());
         out.extend_from_slice(&self.src_port.to_le_bytes());
         out.extend_from_slice(&self.dst_port.to_le_bytes());
@@ -301,15 +306,27 @@ mod tests {
     fn rejects_bad_bodies() {
         let mut body = Vec::new();
         sample().encode(b"abc", &mut body);
-        assert_eq!(Envelope::new_checked(&body[..50]).unwrap_err(), EnvelopeError::Short(50));
+        assert_eq!(
+            Envelope::new_checked(&body[..50]).unwrap_err(),
+            EnvelopeError::Short(50)
+        );
         let mut bad = body.clone();
         bad[0] = b'X';
-        assert_eq!(Envelope::new_checked(&bad[..]).unwrap_err(), EnvelopeError::Magic);
+        assert_eq!(
+            Envelope::new_checked(&bad[..]).unwrap_err(),
+            EnvelopeError::Magic
+        );
         let mut bad = body.clone();
         bad[4] = 9;
-        assert_eq!(Envelope::new_checked(&bad[..]).unwrap_err(), EnvelopeError::Version(9));
+        assert_eq!(
+            Envelope::new_checked(&bad[..]).unwrap_err(),
+            EnvelopeError::Version(9)
+        );
         body.push(0);
-        assert!(matches!(Envelope::new_checked(&body[..]), Err(EnvelopeError::Length { .. })));
+        assert!(matches!(
+            Envelope::new_checked(&body[..]),
+            Err(EnvelopeError::Length { .. })
+        ));
         let mut huge = body.clone();
         huge[88..92].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(Envelope::new_checked(&huge[..]).is_err());
@@ -318,7 +335,11 @@ mod tests {
     #[test]
     fn unknown_kinds_are_kept() {
         let mut body = Vec::new();
-        Header { kind: 77, ..sample() }.encode(b"x", &mut body);
+        Header {
+            kind: 77,
+            ..sample()
+        }
+        .encode(b"x", &mut body);
         let e = Envelope::new_checked(&body[..]).unwrap();
         assert_eq!((e.kind(), e.kind_code()), (None, 77));
     }

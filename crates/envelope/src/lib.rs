@@ -5,6 +5,9 @@
 mod header;
 mod topic;
 
-pub use header::{Envelope, EnvelopeError, Header, FLAG_IPV6, FLAG_REASSEMBLED, HEADER_LEN, MAGIC, VERSION};
+pub use header::{
+    interface_field, Envelope, EnvelopeError, Header, FLAG_IPV6, FLAG_REASSEMBLED, HEADER_LEN,
+    MAGIC, VERSION,
+};
 pub use topic::{bucket, write_topic, BUCKETS};
 pub use wire::classify::FLAG_INFORM;

@@ -11,9 +11,9 @@ pub const BUCKETS: u32 = 64;
 
 /// FNV-1a (32-bit) of the 16-byte address field, modulo [`BUCKETS`].
 pub fn bucket(addr_field: &[u8; 16]) -> u8 {
-    let h = addr_field
-        .iter()
-        .fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let h = addr_field.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     (h % BUCKETS) as u8
 }
 
@@ -38,7 +38,10 @@ mod tests {
     #[test]
     fn shape_and_separators() {
         let t = topic("syslog", "10.0.0.1");
-        assert!(t.starts_with("syslog/b") && t.ends_with("/10.0.0.1/"), "{t}");
+        assert!(
+            t.starts_with("syslog/b") && t.ends_with("/10.0.0.1/"),
+            "{t}"
+        );
         assert_eq!(t.len(), "syslog/b00/10.0.0.1/".len());
         let t10 = topic("syslog", "10.0.0.10");
         assert!(!t10.starts_with(&t));
@@ -49,7 +52,9 @@ mod tests {
     fn bucket_is_fnv1a_of_the_mapped_address() {
         // FNV-1a of 16 zero bytes, worked by hand in docs/wire-format.md's example below.
         let zero = [0u8; 16];
-        let h = zero.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let h = zero.iter().fold(0x811c_9dc5u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
         assert_eq!(bucket(&zero), (h % 64) as u8);
         let a = addr_bytes("192.0.2.10".parse().unwrap());
         assert_eq!(bucket(&a), bucket(&a));

@@ -1,1 +1,132 @@
-fn main() {}
+//! sekiwake: capture telemetry datagrams, publish them on a ZeroMQ bus, forward them byte-exact.
+//! docs/ARCHITECTURE.md explains how a datagram flows through these modules.
+
+mod cli;
+mod config;
+mod metrics;
+mod role;
+mod timefmt;
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use cli::{Cli, Cmd, SendCmd};
+use config::Config;
+use role::Stop;
+
+fn load(path: Option<&std::path::Path>) -> Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+/// SIGINT and SIGTERM set the flag; every role checks it and shuts down with final counters.
+fn signals() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, flag.clone()).context("installing signal handlers")?;
+    }
+    Ok(flag)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let signal = signals()?;
+    let cfg_path = cli.config.as_deref();
+    match cli.cmd {
+        Cmd::Capture(a) => {
+            let mut cfg = load(cfg_path)?;
+            a.apply(&mut cfg);
+            let opts = role::capture::RunOptions {
+                wait_subscribers: a.wait_subscribers,
+                ready: None,
+            };
+            role::capture::run(&cfg, &opts, &Stop::new(&signal, a.stats.duration()), None)?;
+        }
+        Cmd::Forward(a) => {
+            let mut cfg = load(cfg_path)?;
+            a.apply(&mut cfg).map_err(anyhow::Error::msg)?;
+            role::forward::run(&cfg, &Stop::new(&signal, a.stats.duration()), None)?;
+        }
+        Cmd::Tap(a) => {
+            let endpoints: Vec<String> = a.subscribe.iter().map(|e| e.0.clone()).collect();
+            let prefixes = tap_prefixes(&a.kind);
+            let d = a.duration.map(std::time::Duration::from_secs_f64);
+            role::tap::run(&endpoints, &prefixes, &Stop::new(&signal, d))?;
+        }
+        Cmd::Send {
+            what: SendCmd::Syslog(a),
+        } => {
+            let o = role::send::SendOptions {
+                to: a.to,
+                source: a.source,
+                rate: a.rate,
+                count: a.count,
+                format: a.format,
+                size: a.size,
+                progress: true,
+            };
+            let r = role::send::run(&o, &Stop::new(&signal, None))?;
+            eprintln!(
+                "send: done: {} sent, {} failed in {:.2} s ({:.0}/s); {} ICMP refusals retried",
+                r.sent,
+                r.failed,
+                r.elapsed.as_secs_f64(),
+                role::send::rate(r.sent, r.elapsed),
+                r.refused
+            );
+        }
+        Cmd::Demo(a) => {
+            let o = role::demo::DemoOptions {
+                interface: a.interface,
+                rate: a.rate,
+                count: a.count,
+                size: a.size,
+                port: a.port,
+                receiver_port: a.receiver_port,
+            };
+            if !role::demo::run(&o, &signal)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::CheckConfig { file } => {
+            Config::load(&file)?;
+            println!("{}: ok", file.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tap_prefixes(kinds: &[config::KindSelector]) -> Vec<String> {
+    use config::KindSelector;
+    if kinds.iter().any(|k| *k == KindSelector::All) {
+        return Vec::new();
+    }
+    kinds
+        .iter()
+        .map(|k| match k {
+            KindSelector::Netflow => "netflow-".to_owned(),
+            other => format!("{other}/"),
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sekiwake: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

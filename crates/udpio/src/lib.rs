@@ -6,7 +6,6 @@ use std::mem::{size_of, zeroed};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
-
 /// Buffers for receiving up to `n` datagrams of at most `slot` bytes each in one system call.
 pub struct RecvBatch {
     slot: usize,
@@ -40,7 +39,13 @@ impl RecvBatch {
         // SAFETY: every header points at a live iovec over a distinct `slot`-sized region of `bufs` and at a
         // live sockaddr_storage, and vlen equals the number of headers.
         let n = unsafe {
-            libc::recvmmsg(fd, self.hdrs.as_mut_ptr(), self.hdrs.len() as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(
+                fd,
+                self.hdrs.as_mut_ptr(),
+                self.hdrs.len() as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
         };
         self.count = 0;
         if n < 0 {
@@ -166,7 +171,10 @@ mod tests {
         tx.connect(rx.local_addr().unwrap()).unwrap();
         let msgs: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 100 + i as usize]).collect();
         let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
-        assert!(matches!(send_batch(tx.as_raw_fd(), &refs), SendOutcome::Sent(10)));
+        assert!(matches!(
+            send_batch(tx.as_raw_fd(), &refs),
+            SendOutcome::Sent(10)
+        ));
         let mut b = RecvBatch::new(16, 2048);
         let mut got = Vec::new();
         while got.len() < 10 {

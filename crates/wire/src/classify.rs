@@ -86,7 +86,11 @@ pub fn confirm(family: Family, payload: &[u8]) -> Option<Class> {
 }
 
 fn class(kind: Kind, variant: u8) -> Class {
-    Class { kind, variant, flags: 0 }
+    Class {
+        kind,
+        variant,
+        flags: 0,
+    }
 }
 
 /// `<PRI>` with PRI 0..=191, then RFC 5424 when the version `1 ` follows.
@@ -94,11 +98,18 @@ fn syslog(p: &[u8]) -> Option<Class> {
     if p.first() != Some(&b'<') {
         return None;
     }
-    let digits = p.iter().skip(1).take(4).take_while(|b| b.is_ascii_digit()).count();
+    let digits = p
+        .iter()
+        .skip(1)
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if !(1..=3).contains(&digits) || p.get(1 + digits) != Some(&b'>') {
         return None;
     }
-    let pri: u32 = p[1..1 + digits].iter().fold(0, |a, d| a * 10 + u32::from(d - b'0'));
+    let pri: u32 = p[1..1 + digits]
+        .iter()
+        .fold(0, |a, d| a * 10 + u32::from(d - b'0'));
     if pri > 191 {
         return None;
     }
@@ -117,7 +128,8 @@ fn netflow(p: &[u8]) -> Option<Class> {
     match be16(p, 0).ok()? {
         5 => {
             let count = usize::from(be16(p, 2).ok()?);
-            let fits = (1..=NFV5_MAX_RECORDS).contains(&count) && p.len() >= NFV5_HEADER + count * NFV5_RECORD;
+            let fits = (1..=NFV5_MAX_RECORDS).contains(&count)
+                && p.len() >= NFV5_HEADER + count * NFV5_RECORD;
             fits.then(|| class(Kind::NetflowV5, 5))
         }
         9 => (p.len() >= NFV9_HEADER).then(|| class(Kind::NetflowV9, 9)),
@@ -203,10 +215,30 @@ mod tests {
 
     #[test]
     fn syslog_pri_and_version() {
-        assert_eq!(kind_of(Family::Syslog, b"<34>Oct 11 22:14:15 host su: x"), Some((Kind::Syslog, 1)));
-        assert_eq!(kind_of(Family::Syslog, b"<165>1 2003-10-11T22:14:15Z h a - - - m"), Some((Kind::Syslog, 2)));
-        assert_eq!(kind_of(Family::Syslog, b"<189>123: *Mar  1 00:00:01: %LINK-3-UPDOWN"), Some((Kind::Syslog, 1)));
-        for bad in [&b"<192>x"[..], b"<>x", b"<1234>x", b"hello", b"", b"<12", b"<1a>"] {
+        assert_eq!(
+            kind_of(Family::Syslog, b"<34>Oct 11 22:14:15 host su: x"),
+            Some((Kind::Syslog, 1))
+        );
+        assert_eq!(
+            kind_of(Family::Syslog, b"<165>1 2003-10-11T22:14:15Z h a - - - m"),
+            Some((Kind::Syslog, 2))
+        );
+        assert_eq!(
+            kind_of(
+                Family::Syslog,
+                b"<189>123: *Mar  1 00:00:01: %LINK-3-UPDOWN"
+            ),
+            Some((Kind::Syslog, 1))
+        );
+        for bad in [
+            &b"<192>x"[..],
+            b"<>x",
+            b"<1234>x",
+            b"hello",
+            b"",
+            b"<12",
+            b"<1a>",
+        ] {
             assert_eq!(kind_of(Family::Syslog, bad), None, "{bad:?}");
         }
     }
@@ -238,17 +270,27 @@ mod tests {
         s[7] = 1;
         assert_eq!(kind_of(Family::Sflow, &s), Some((Kind::Sflow, 5)));
         s[7] = 2;
-        assert_eq!(kind_of(Family::Sflow, &s), None, "IPv6 agent needs 40 bytes");
+        assert_eq!(
+            kind_of(Family::Sflow, &s),
+            None,
+            "IPv6 agent needs 40 bytes"
+        );
     }
 
     #[test]
     fn snmp_versions_and_pdus() {
         // SEQUENCE { INTEGER 1, OCTET STRING "public", [7] {} }
-        let v2 = [0x30, 0x0d, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa7, 0x00];
+        let v2 = [
+            0x30, 0x0d, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa7,
+            0x00,
+        ];
         assert_eq!(kind_of(Family::Snmptrap, &v2), Some((Kind::Snmptrap, 1)));
         let mut inform = v2;
         inform[13] = 0xa6;
-        assert_eq!(confirm(Family::Snmptrap, &inform).unwrap().flags, FLAG_INFORM);
+        assert_eq!(
+            confirm(Family::Snmptrap, &inform).unwrap().flags,
+            FLAG_INFORM
+        );
         let mut v1 = v2;
         v1[4] = 0;
         v1[13] = 0xa4;
@@ -258,7 +300,10 @@ mod tests {
         assert_eq!(kind_of(Family::Snmptrap, &get), None);
         let v3 = [0x30, 0x03, 0x02, 0x01, 0x03];
         assert_eq!(kind_of(Family::Snmptrap, &v3), Some((Kind::Snmptrap, 3)));
-        assert_eq!(kind_of(Family::Snmptrap, &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            kind_of(Family::Snmptrap, &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
         assert_eq!(kind_of(Family::Snmptrap, &[0x30, 0x85]), None);
     }
 
@@ -268,7 +313,10 @@ mod tests {
         assert_eq!(c.family(514), Some(Family::Syslog));
         assert_eq!(c.family(9996), Some(Family::Netflow));
         assert_eq!(c.classify(53, b"<1>x"), Verdict::Unwatched);
-        assert_eq!(c.classify(514, b"garbage"), Verdict::Mismatch(Family::Syslog));
+        assert_eq!(
+            c.classify(514, b"garbage"),
+            Verdict::Mismatch(Family::Syslog)
+        );
         assert_eq!(c.watched().count(), 7);
     }
 }

@@ -78,9 +78,14 @@ fn parse_v4(p: &[u8]) -> Result<IpPacket<'_>, WireError> {
     }
     let total = usize::from(be16(p, V4_TOTAL_LEN)?);
     if total < header_len {
-        return Err(WireError::new("IPv4 total length below header length", V4_TOTAL_LEN));
+        return Err(WireError::new(
+            "IPv4 total length below header length",
+            V4_TOTAL_LEN,
+        ));
     }
-    let packet = p.get(..total).ok_or(WireError::new("IPv4 packet truncated", p.len()))?;
+    let packet = p
+        .get(..total)
+        .ok_or(WireError::new("IPv4 packet truncated", p.len()))?;
     let src = IpAddr::V4(Ipv4Addr::from(be32(p, V4_SRC)?));
     let dst = IpAddr::V4(Ipv4Addr::from(be32(p, V4_DST)?));
     let protocol = byte(p, V4_PROTO)?;
@@ -99,7 +104,11 @@ fn parse_v4(p: &[u8]) -> Result<IpPacket<'_>, WireError> {
     } else {
         Transport::Other(protocol)
     };
-    Ok(IpPacket { src, dst, transport })
+    Ok(IpPacket {
+        src,
+        dst,
+        transport,
+    })
 }
 
 fn v6_addr(p: &[u8], at: usize) -> Result<Ipv6Addr, WireError> {
@@ -115,14 +124,21 @@ fn parse_v6(p: &[u8]) -> Result<IpPacket<'_>, WireError> {
     let dst = IpAddr::V6(v6_addr(p, V6_DST)?);
     let payload_len = usize::from(be16(p, V6_PAYLOAD_LEN)?);
     if payload_len == 0 {
-        return Err(WireError::new("IPv6 jumbogram or empty payload", V6_PAYLOAD_LEN));
+        return Err(WireError::new(
+            "IPv6 jumbogram or empty payload",
+            V6_PAYLOAD_LEN,
+        ));
     }
     let packet = p
         .get(..V6_HEADER + payload_len)
         .ok_or(WireError::new("IPv6 packet truncated", p.len()))?;
     let next = byte(p, V6_NEXT)?;
     let transport = upper_layer_at(packet, next, V6_HEADER)?;
-    Ok(IpPacket { src, dst, transport })
+    Ok(IpPacket {
+        src,
+        dst,
+        transport,
+    })
 }
 
 /// Walks IPv6 extension headers starting with `next` at `buf[at..]` until UDP, a fragment header or another
@@ -143,7 +159,10 @@ pub fn upper_layer_at(buf: &[u8], mut next: u8, mut at: usize) -> Result<Transpo
             other => return Ok(Transport::Other(other)),
         }
         if at > buf.len() {
-            return Err(WireError::new("IPv6 extension header runs past the packet", at));
+            return Err(WireError::new(
+                "IPv6 extension header runs past the packet",
+                at,
+            ));
         }
     }
     Err(WireError::new("too many IPv6 extension headers", at))
@@ -197,7 +216,13 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv4_udp_and_padding() {
-        let mut p = ipv4([192, 0, 2, 1], [192, 0, 2, 2], 17, 0, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut p = ipv4(
+            [192, 0, 2, 1],
+            [192, 0, 2, 2],
+            17,
+            0,
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+        );
         p.extend_from_slice(&[0xee; 6]); // Ethernet padding
         let ip = parse(&p).unwrap();
         assert_eq!(ip.src, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
@@ -228,7 +253,10 @@ pub(crate) mod tests {
         let first = ipv4([1; 4], [2; 4], 17, 0x2000, &[9; 16]);
         let last = ipv4([1; 4], [2; 4], 17, 2, &[7; 4]);
         match parse(&first).unwrap().transport {
-            Transport::Fragment(f) => assert_eq!((f.id, f.offset, f.more, f.data.len()), (0x1234, 0, true, 16)),
+            Transport::Fragment(f) => assert_eq!(
+                (f.id, f.offset, f.more, f.data.len()),
+                (0x1234, 0, true, 16)
+            ),
             t => panic!("{t:?}"),
         }
         match parse(&last).unwrap().transport {
@@ -246,11 +274,17 @@ pub(crate) mod tests {
         assert_eq!(ip.transport, Transport::Udp(&[0; 8]));
         let frag = [17, 0, 0, 9, 0, 0, 0, 42, 1, 2, 3, 4]; // offset 8 bytes, M=1, id 42
         match parse(&ipv6(44, &frag)).unwrap().transport {
-            Transport::Fragment(f) => assert_eq!((f.id, f.offset, f.more, f.data), (42, 8, true, &[1u8, 2, 3, 4][..])),
+            Transport::Fragment(f) => assert_eq!(
+                (f.id, f.offset, f.more, f.data),
+                (42, 8, true, &[1u8, 2, 3, 4][..])
+            ),
             t => panic!("{t:?}"),
         }
         let atomic = [17, 0, 0, 0, 0, 0, 0, 42, 5, 6];
-        assert_eq!(parse(&ipv6(44, &atomic)).unwrap().transport, Transport::Udp(&[5, 6]));
+        assert_eq!(
+            parse(&ipv6(44, &atomic)).unwrap().transport,
+            Transport::Udp(&[5, 6])
+        );
     }
 
     #[test]

@@ -83,7 +83,11 @@ fn ethernet(frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
     Err(WireError::new("too many VLAN tags", ETH_HEADER_LEN))
 }
 
-fn by_ethertype(frame: &[u8], proto_at: usize, header_len: usize) -> Result<Option<&[u8]>, WireError> {
+fn by_ethertype(
+    frame: &[u8],
+    proto_at: usize,
+    header_len: usize,
+) -> Result<Option<&[u8]>, WireError> {
     let proto = be16(frame, proto_at)?;
     if frame.len() < header_len {
         return Err(WireError::new("truncated link header", frame.len()));
@@ -95,7 +99,11 @@ fn by_ethertype(frame: &[u8], proto_at: usize, header_len: usize) -> Result<Opti
 /// (DLT_LOOP). Both orders are accepted; the IP version nibble decides.
 fn null_loopback(frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
     let family_be = be32(frame, 0)?;
-    let family = if family_be > 0xffff { family_be.swap_bytes() } else { family_be };
+    let family = if family_be > 0xffff {
+        family_be.swap_bytes()
+    } else {
+        family_be
+    };
     // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
     match family {
         2 | 10 | 24 | 28 | 30 => Ok(Some(&frame[NULL_HEADER_LEN..])),
@@ -149,17 +157,32 @@ mod tests {
         let mut sll = vec![0u8; 16];
         sll[14..16].copy_from_slice(&0x86ddu16.to_be_bytes());
         sll.push(0x60);
-        assert_eq!(network_layer(LinkType::LINUX_SLL, &sll), Ok(Some(&[0x60u8][..])));
+        assert_eq!(
+            network_layer(LinkType::LINUX_SLL, &sll),
+            Ok(Some(&[0x60u8][..]))
+        );
         let mut sll2 = vec![0u8; 20];
         sll2[0..2].copy_from_slice(&0x0800u16.to_be_bytes());
         sll2.push(0x45);
-        assert_eq!(network_layer(LinkType::LINUX_SLL2, &sll2), Ok(Some(&[0x45u8][..])));
+        assert_eq!(
+            network_layer(LinkType::LINUX_SLL2, &sll2),
+            Ok(Some(&[0x45u8][..]))
+        );
         assert!(network_layer(LinkType::LINUX_SLL2, &sll2[..10]).is_err());
         let null_le = [2u8, 0, 0, 0, 0x45];
         let loop_be = [0u8, 0, 0, 30, 0x60];
-        assert_eq!(network_layer(LinkType::NULL, &null_le), Ok(Some(&[0x45u8][..])));
-        assert_eq!(network_layer(LinkType::LOOP, &loop_be), Ok(Some(&[0x60u8][..])));
-        assert_eq!(network_layer(LinkType::RAW_LINKTYPE, &[0x45]), Ok(Some(&[0x45u8][..])));
+        assert_eq!(
+            network_layer(LinkType::NULL, &null_le),
+            Ok(Some(&[0x45u8][..]))
+        );
+        assert_eq!(
+            network_layer(LinkType::LOOP, &loop_be),
+            Ok(Some(&[0x60u8][..]))
+        );
+        assert_eq!(
+            network_layer(LinkType::RAW_LINKTYPE, &[0x45]),
+            Ok(Some(&[0x45u8][..]))
+        );
         assert_eq!(network_layer(LinkType::RAW, &[0x25]), Ok(None));
     }
 }

@@ -46,7 +46,10 @@ mod tests {
     fn parses_and_checks_length() {
         let seg = [0x9c, 0x40, 0x02, 0x02, 0, 11, 0, 0, b'a', b'b', b'c', 0xff];
         let d = Datagram::parse(&seg).unwrap();
-        assert_eq!((d.src_port, d.dst_port, d.payload), (40000, 514, &b"abc"[..]));
+        assert_eq!(
+            (d.src_port, d.dst_port, d.payload),
+            (40000, 514, &b"abc"[..])
+        );
         assert!(Datagram::parse(&seg[..7]).is_err());
         let mut lying = seg;
         lying[5] = 40;

@@ -1,0 +1,313 @@
+//! The command line. Flags override the configuration file; `apply_*` fold them into a [`Config`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{parse_port, parse_to, Config, Destination, Endpoint, FamilyName, Port};
+use crate::role::send::SyslogFormat;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sekiwake",
+    version,
+    about = "Capture syslog, NetFlow/IPFIX, sFlow and SNMP traps; publish them on ZeroMQ; forward them byte-exact"
+)]
+pub struct Cli {
+    /// TOML configuration file (every role reads its section).
+    #[arg(short = 'c', long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Capture datagrams (live, from a pcap file, or on a UDP socket) and publish them on the bus.
+    Capture(CaptureArgs),
+    /// Subscribe to the bus and send each datagram to the destinations configured for its kind.
+    Forward(ForwardArgs),
+    /// Print one JSON line per envelope on the bus.
+    Tap(TapArgs),
+    /// Generate test traffic.
+    Send {
+        #[command(subcommand)]
+        what: SendCmd,
+    },
+    /// All-in-one demo on loopback: sender -> capture on lo -> bus -> forward -> receiver (needs root).
+    Demo(DemoArgs),
+    /// Validate a configuration file and exit.
+    CheckConfig { file: PathBuf },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct StatsArgs {
+    /// Write the counters as JSON to FILE (every --stats-interval seconds and at exit).
+    #[arg(long = "stats")]
+    pub stats_file: Option<String>,
+    #[arg(long)]
+    pub stats_interval: Option<u32>,
+    /// Seconds between counter log lines.
+    #[arg(long)]
+    pub log_interval: Option<u32>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// Interface to capture on (repeatable): lo, eth0, any.
+    #[arg(short = 'i', long = "interface")]
+    pub interfaces: Vec<String>,
+    /// Replay a pcap/pcapng file instead of capturing live.
+    #[arg(long)]
+    pub pcap: Option<String>,
+    /// Replay at the recorded pace (default: as fast as possible).
+    #[arg(long)]
+    pub pace: bool,
+    /// Receive on a UDP socket (repeatable), e.g. 0.0.0.0:514.
+    #[arg(long)]
+    pub listen: Vec<SocketAddr>,
+    /// KIND=PORT (repeatable); KIND is syslog, netflow, ipfix, sflow or snmptrap. Replaces that kind's defaults.
+    #[arg(long = "port", value_parser = parse_port)]
+    pub ports: Vec<(FamilyName, Port)>,
+    /// Bus endpoint to publish on (tcp://HOST:PORT or ipc://PATH).
+    #[arg(long)]
+    pub publish: Option<Endpoint>,
+    /// High-water mark in messages per subscriber.
+    #[arg(long)]
+    pub hwm: Option<u32>,
+    #[arg(long)]
+    pub publisher_id: Option<u64>,
+    /// Wait for N subscriptions before reading the source (makes file replays deterministic).
+    #[arg(long, default_value_t = 0)]
+    pub wait_subscribers: usize,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ForwardArgs {
+    /// Bus endpoint to subscribe to (repeatable).
+    #[arg(long)]
+    pub subscribe: Vec<Endpoint>,
+    /// KIND=udp://HOST:PORT (repeatable). KIND: a kind, netflow (v5+v9), or all.
+    #[arg(long = "to", value_parser = parse_to)]
+    pub to: Vec<Destination>,
+    /// Source port of forwarded datagrams (the loop guard capture ignores); 0 for any.
+    #[arg(long)]
+    pub source_port: Option<u16>,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TapArgs {
+    #[arg(long, default_value = crate::config::DEFAULT_PUBLISH)]
+    pub subscribe: Vec<Endpoint>,
+    /// Only these kinds (repeatable): a kind, netflow, or all.
+    #[arg(long)]
+    pub kind: Vec<crate::config::KindSelector>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SendCmd {
+    /// Syslog messages, each unique (`seq=N`).
+    Syslog(SendSyslogArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SendSyslogArgs {
+    /// HOST:PORT
+    #[arg(long, value_parser = resolve)]
+    pub to: SocketAddr,
+    /// Source ADDR:PORT to send from (port 0: any).
+    #[arg(long, value_parser = resolve)]
+    pub source: Option<SocketAddr>,
+    /// Datagrams per second (0: as fast as possible).
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub count: u64,
+    #[arg(long, value_enum, default_value_t = SyslogFormat::Rfc3164)]
+    pub format: SyslogFormat,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 200)]
+    pub size: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[arg(short = 'i', long = "interface", default_value = "lo")]
+    pub interface: String,
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    #[arg(long, default_value_t = 200)]
+    pub size: usize,
+    /// Port the sender sends to (nobody listens there; capture sees the traffic).
+    #[arg(long, default_value_t = 15514)]
+    pub port: u16,
+    /// Port of the demo's receiver, where forward delivers.
+    #[arg(long, default_value_t = 15515)]
+    pub receiver_port: u16,
+}
+
+fn resolve(s: &str) -> Result<SocketAddr, String> {
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("`{s}` is not HOST:PORT"))
+}
+
+impl StatsArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        if let Some(f) = &self.stats_file {
+            cfg.stats.file = Some(f.clone());
+        }
+        if let Some(i) = self.stats_interval {
+            cfg.stats.file_interval_secs = i;
+        }
+        if let Some(i) = self.log_interval {
+            cfg.stats.log_interval_secs = i;
+        }
+    }
+
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.duration.map(std::time::Duration::from_secs_f64)
+    }
+}
+
+impl CaptureArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        let c = &mut cfg.capture;
+        if !self.interfaces.is_empty() {
+            c.interfaces = self.interfaces.clone();
+        }
+        if let Some(p) = &self.pcap {
+            c.pcap = Some(p.clone());
+        }
+        c.pace |= self.pace;
+        if !self.listen.is_empty() {
+            c.listen = self.listen.clone();
+        }
+        let mut replaced = Vec::new();
+        for (fam, port) in &self.ports {
+            if !replaced.contains(fam) {
+                replaced.push(*fam);
+                c.ports.insert(*fam, Vec::new());
+            }
+            c.ports.entry(*fam).or_default().push(*port);
+        }
+        if let Some(e) = &self.publish {
+            cfg.bus.publish = e.clone();
+        }
+        if let Some(h) = self.hwm {
+            cfg.bus.hwm = h;
+        }
+        if self.publisher_id.is_some() {
+            cfg.bus.publisher_id = self.publisher_id;
+        }
+        self.stats.apply(cfg);
+    }
+}
+
+impl ForwardArgs {
+    pub fn apply(&self, cfg: &mut Config) -> Result<(), String> {
+        if !self.subscribe.is_empty() {
+            cfg.bus.subscribe = self.subscribe.clone();
+        }
+        if !self.to.is_empty() {
+            cfg.forward.destination = merge_destinations(&self.to)?;
+        }
+        if let Some(p) = self.source_port {
+            cfg.forward.source_port = p;
+        }
+        self.stats.apply(cfg);
+        Ok(())
+    }
+}
+
+/// Several `--to` naming one address become one destination with several kinds.
+fn merge_destinations(to: &[Destination]) -> Result<Vec<Destination>, String> {
+    let mut out: Vec<Destination> = Vec::new();
+    for d in to {
+        match out.iter_mut().find(|o| o.url.addr == d.url.addr) {
+            Some(o) => o.kinds.extend(d.kinds.iter().copied()),
+            None => out.push(d.clone()),
+        }
+    }
+    Ok(out)
+}
+
+impl std::str::FromStr for crate::config::KindSelector {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        crate::config::KindSelector::try_from(s.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_flags_replace_a_kinds_defaults() {
+        let cli = Cli::try_parse_from([
+            "sekiwake",
+            "capture",
+            "-i",
+            "lo",
+            "--port",
+            "syslog=5514",
+            "--port",
+            "syslog=5515",
+        ])
+        .unwrap();
+        let Cmd::Capture(a) = cli.cmd else { panic!() };
+        let mut cfg = Config::default();
+        a.apply(&mut cfg);
+        let c = crate::role::capture::classifier(&cfg.capture);
+        assert_eq!(c.family(5514), Some(wire::kind::Family::Syslog));
+        assert_eq!(c.family(5515), Some(wire::kind::Family::Syslog));
+        assert_eq!(c.family(514), None);
+        assert_eq!(c.family(2055), Some(wire::kind::Family::Netflow));
+    }
+
+    #[test]
+    fn to_flags_merge_by_address() {
+        let cli = Cli::try_parse_from([
+            "sekiwake",
+            "forward",
+            "--subscribe",
+            "tcp://127.0.0.1:5556",
+            "--to",
+            "syslog=udp://127.0.0.1:9",
+            "--to",
+            "sflow=udp://127.0.0.1:9",
+            "--to",
+            "all=udp://[::1]:9",
+        ])
+        .unwrap();
+        let Cmd::Forward(a) = cli.cmd else { panic!() };
+        let mut cfg = Config::default();
+        a.apply(&mut cfg).unwrap();
+        assert_eq!(cfg.forward.destination.len(), 2);
+        assert_eq!(cfg.forward.destination[0].kinds.len(), 2);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(Cli::try_parse_from(["sekiwake", "capture", "--port", "syslg=1"]).is_err());
+        assert!(Cli::try_parse_from(["sekiwake", "capture", "--publish", "http://x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["sekiwake", "forward", "--to", "syslog=udp://[::1]"]).is_err()
+        );
+    }
+}

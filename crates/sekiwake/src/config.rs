@@ -1,0 +1,474 @@
+//! The TOML configuration shared by every role. Parsed and validated once: every value that reaches a role
+//! is already of a type that cannot hold a bad value. Errors name the file, the line and the key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Deserialize;
+use wire::kind::{Family, Kind};
+
+/// The source port every forwarder sends from by default, and capture ignores by default (loop guard).
+pub const DEFAULT_GUARD_PORT: u16 = 51400;
+pub const DEFAULT_PUBLISH: &str = "tcp://127.0.0.1:5556";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub capture: CaptureConfig,
+    #[serde(default)]
+    pub bus: BusConfig,
+    #[serde(default)]
+    pub forward: ForwardConfig,
+    #[serde(default)]
+    pub stats: StatsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interfaces to capture on (`lo`, `eth0`, `any`).
+    pub interfaces: Vec<String>,
+    /// A pcap/pcapng file to replay instead of live capture.
+    pub pcap: Option<String>,
+    /// Replay the file at its recorded pace.
+    pub pace: bool,
+    /// UDP listener addresses (sekiwake as the collector's address).
+    pub listen: Vec<SocketAddr>,
+    /// Ports per family; a family given here replaces its default ports.
+    pub ports: BTreeMap<FamilyName, Vec<Port>>,
+    /// Source ports whose datagrams are never published (a forwarder's own output).
+    pub ignore_source_ports: Vec<u16>,
+    /// libpcap kernel buffer per interface, in MiB.
+    pub buffer_mib: u32,
+    pub defrag: DefragSection,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            interfaces: Vec::new(),
+            pcap: None,
+            pace: false,
+            listen: Vec::new(),
+            ports: BTreeMap::new(),
+            ignore_source_ports: vec![DEFAULT_GUARD_PORT],
+            buffer_mib: 64,
+            defrag: DefragSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefragSection {
+    /// Bytes of fragments held at most.
+    pub max_bytes: usize,
+    /// Incomplete datagrams held at most.
+    pub max_datagrams: usize,
+    /// Seconds an incomplete datagram is kept.
+    pub timeout_secs: u32,
+}
+
+impl Default for DefragSection {
+    fn default() -> Self {
+        let d = capture::DefragConfig::default();
+        Self {
+            max_bytes: d.max_bytes,
+            max_datagrams: d.max_datagrams,
+            timeout_secs: (d.timeout_ns / 1_000_000_000) as u32,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// Where capture publishes.
+    pub publish: Endpoint,
+    /// Where subscribers (forward, tap) connect.
+    pub subscribe: Vec<Endpoint>,
+    /// High-water mark, in messages per subscriber: past it, capture drops and counts.
+    pub hwm: u32,
+    /// Publisher id in every envelope (default: random per process).
+    pub publisher_id: Option<u64>,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            publish: Endpoint(DEFAULT_PUBLISH.into()),
+            subscribe: Vec::new(),
+            hwm: 100_000,
+            publisher_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardConfig {
+    /// Source port of every forwarded datagram (the loop guard capture ignores). 0: any port.
+    pub source_port: u16,
+    /// Where datagrams go.
+    pub destination: Vec<Destination>,
+}
+
+impl Default for ForwardConfig {
+    fn default() -> Self {
+        Self {
+            source_port: DEFAULT_GUARD_PORT,
+            destination: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// `udp://HOST:PORT` (IPv6 hosts in brackets).
+    pub url: DestinationUrl,
+    /// Kinds sent there: kind names, `netflow` (v5 and v9) or `all`.
+    pub kinds: Vec<KindSelector>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// Seconds between counter log lines.
+    pub log_interval_secs: u32,
+    /// A JSON file rewritten with the counters every `file_interval_secs` and at exit.
+    pub file: Option<String>,
+    pub file_interval_secs: u32,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            log_interval_secs: 10,
+            file: None,
+            file_interval_secs: 1,
+        }
+    }
+}
+
+/// A bus endpoint: `tcp://HOST:PORT` or `ipc://PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Endpoint(pub String);
+
+impl TryFrom<String> for Endpoint {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = s
+            .strip_prefix("tcp://")
+            .is_some_and(|r| r.rsplit_once(':').is_some())
+            || s.strip_prefix("ipc://").is_some_and(|r| !r.is_empty());
+        if ok {
+            Ok(Endpoint(s))
+        } else {
+            Err(format!(
+                "`{s}` is not a bus endpoint (tcp://HOST:PORT or ipc://PATH)"
+            ))
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Endpoint::try_from(s.to_owned())
+    }
+}
+
+/// A family name as used in `[capture.ports]` and `--port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FamilyName(pub u8);
+
+impl FamilyName {
+    pub fn family(self) -> Family {
+        Family::ALL[usize::from(self.0)]
+    }
+}
+
+impl TryFrom<String> for FamilyName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Family::ALL
+            .iter()
+            .position(|f| f.name() == s)
+            .map(|i| FamilyName(i as u8))
+            .ok_or_else(|| {
+                format!("`{s}` is not a port kind (syslog, netflow, ipfix, sflow, snmptrap)")
+            })
+    }
+}
+
+/// A UDP port, 1..=65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u32")]
+pub struct Port(pub u16);
+
+impl TryFrom<u32> for Port {
+    type Error = String;
+    fn try_from(p: u32) -> Result<Self, String> {
+        match u16::try_from(p) {
+            Ok(p) if p > 0 => Ok(Port(p)),
+            _ => Err(format!("{p} is not a port (1..65535)")),
+        }
+    }
+}
+
+/// Which kinds a destination takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum KindSelector {
+    All,
+    Netflow,
+    One(Kind),
+}
+
+impl KindSelector {
+    pub fn matches(self, kind: Option<Kind>) -> bool {
+        match (self, kind) {
+            (KindSelector::All, _) => true,
+            (KindSelector::Netflow, Some(k)) => matches!(k, Kind::NetflowV5 | Kind::NetflowV9),
+            (KindSelector::One(want), Some(k)) => want == k,
+            (_, None) => false,
+        }
+    }
+}
+
+impl TryFrom<String> for KindSelector {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "all" => Ok(KindSelector::All),
+            "netflow" => Ok(KindSelector::Netflow),
+            other => other.parse::<Kind>().map(KindSelector::One).map_err(|_| {
+                format!(
+                    "`{s}` is not a kind (syslog, netflow-v5, netflow-v9, netflow, ipfix, sflow, snmptrap or all)"
+                )
+            }),
+        }
+    }
+}
+
+impl fmt::Display for KindSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KindSelector::All => f.write_str("all"),
+            KindSelector::Netflow => f.write_str("netflow"),
+            KindSelector::One(k) => f.write_str(k.name()),
+        }
+    }
+}
+
+/// `udp://HOST:PORT`, resolved once at load time.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DestinationUrl {
+    pub text: String,
+    pub addr: SocketAddr,
+}
+
+impl TryFrom<String> for DestinationUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("udp://")
+            .ok_or_else(|| format!("`{s}`: only udp://HOST:PORT destinations are supported"))?;
+        let addr = rest
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                format!("`{s}`: HOST:PORT does not resolve (IPv6 hosts go in brackets)")
+            })?;
+        if addr.port() == 0 {
+            return Err(format!("`{s}`: port 0"));
+        }
+        Ok(DestinationUrl { text: s, addr })
+    }
+}
+
+/// `KIND=udp://HOST:PORT`, as given to `forward --to`.
+pub fn parse_to(s: &str) -> Result<Destination, String> {
+    let (kind, url) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected KIND=udp://HOST:PORT"))?;
+    Ok(Destination {
+        url: DestinationUrl::try_from(url.to_owned())?,
+        kinds: vec![KindSelector::try_from(kind.to_owned())?],
+    })
+}
+
+/// `KIND=PORT`, as given to `capture --port`.
+pub fn parse_port(s: &str) -> Result<(FamilyName, Port), String> {
+    let (kind, port) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected KIND=PORT"))?;
+    let port: u32 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port"))?;
+    Ok((
+        FamilyName::try_from(kind.to_owned())?,
+        Port::try_from(port)?,
+    ))
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(
+                f,
+                "{}:{}: key `{}`: {}",
+                self.file, l, self.key, self.message
+            ),
+            None => write!(f, "{}: key `{}`: {}", self.file, self.key, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            key: "-".into(),
+            message: e.to_string(),
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError {
+                file: file.to_owned(),
+                line: inner.span().map(|s| line_of(text, s.start)),
+                key: if key == "." { "-".into() } else { key },
+                message: inner.message().to_owned(),
+            }
+        })?;
+        cfg.check(file, text)?;
+        Ok(cfg)
+    }
+
+    /// Rules that span several values.
+    fn check(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, d) in self.forward.destination.iter().enumerate() {
+            if !seen.insert(d.url.addr) {
+                return Err(ConfigError {
+                    file: file.to_owned(),
+                    line: find_line(text, &d.url.text),
+                    key: format!("forward.destination[{i}].url"),
+                    message: format!(
+                        "{} is listed twice: give one destination several kinds instead",
+                        d.url.text
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|o| line_of(text, o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_configs_parse() {
+        for f in ["all-in-one.toml", "capture.toml", "forward.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples")
+                .join(f);
+            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse("x.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = err("[capture]\ninterfaces = [\"lo\"]\nbogus = 1\n");
+        assert!(
+            e.starts_with("x.toml:3: key `capture") && e.contains("bogus"),
+            "{e}"
+        );
+        let e = err("[bus]\n\npublish = \"http://x\"\n");
+        assert!(
+            e.starts_with("x.toml:3: key `bus.publish`") && e.contains("not a bus endpoint"),
+            "{e}"
+        );
+        let e = err("[capture.ports]\nsyslog = [70000]\n");
+        assert!(
+            e.starts_with("x.toml:2: key `capture.ports.syslog") && e.contains("not a port"),
+            "{e}"
+        );
+        let e = err("[capture.ports]\nsyslg = [514]\n");
+        assert!(
+            e.starts_with("x.toml:2:") && e.contains("not a port kind"),
+            "{e}"
+        );
+        let e = err("[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"sylog\"]\n");
+        assert!(
+            e.starts_with("x.toml:3: key `forward.destination[0].kinds"),
+            "{e}"
+        );
+        let e = err("[bus]\nhwm = \"many\"\n");
+        assert!(e.starts_with("x.toml:2: key `bus.hwm`"), "{e}");
+        let dup = "[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"all\"]\n\
+                   [[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"syslog\"]\n";
+        assert!(
+            err(dup).contains("forward.destination[1].url"),
+            "{}",
+            err(dup)
+        );
+    }
+
+    #[test]
+    fn flags_parse_like_the_file() {
+        let d = parse_to("netflow=udp://[::1]:2055").unwrap();
+        assert_eq!(d.url.addr, "[::1]:2055".parse().unwrap());
+        assert!(d.kinds[0].matches(Some(Kind::NetflowV9)));
+        assert!(!d.kinds[0].matches(Some(Kind::Ipfix)));
+        assert!(parse_to("syslog=tcp://127.0.0.1:1").is_err());
+        assert!(parse_to("syslog").is_err());
+        assert_eq!(parse_port("sflow=6343").unwrap().1, Port(6343));
+        assert!(parse_port("sflow=0").is_err());
+        assert!(parse_port("netflow-v9=1").is_err());
+        assert!(KindSelector::All.matches(None));
+        assert!(!KindSelector::One(Kind::Syslog).matches(None));
+    }
+}
