@@ -141,7 +141,7 @@ impl Reassembler {
 
     fn fragment_is_sane(&self, f: &Fragment<'_>) -> bool {
         let end = f.offset + f.data.len();
-        let aligned = !f.more || f.data.len() % 8 == 0;
+        let aligned = !f.more || f.data.len().is_multiple_of(8);
         end <= MAX_REASSEMBLED && aligned && !(f.more && f.data.is_empty())
     }
 

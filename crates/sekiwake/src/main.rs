@@ -103,7 +103,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn tap_prefixes(kinds: &[config::KindSelector]) -> Vec<String> {
     use config::KindSelector;
-    if kinds.iter().any(|k| *k == KindSelector::All) {
+    if kinds.contains(&KindSelector::All) {
         return Vec::new();
     }
     kinds
