@@ -344,3 +344,37 @@ mod tests {
         assert_eq!((e.kind(), e.kind_code()), (None, 77));
     }
 }
+
+#[cfg(test)]
+mod doc_example {
+    use super::*;
+
+    /// The worked example of docs/wire-format.md, byte for byte.
+    #[test]
+    fn matches_the_document() {
+        let h = Header {
+            variant: 1,
+            src: "192.0.2.10".parse().unwrap(),
+            dst: "192.0.2.1".parse().unwrap(),
+            src_port: 40000,
+            dst_port: 514,
+            publisher: 0x0102_0304_0506_0708,
+            sequence: 42,
+            timestamp_ns: 1_764_000_000_123_456_789,
+            interface: interface_field("eth0"),
+            ..Header::for_kind(Kind::Syslog)
+        };
+        let mut body = Vec::new();
+        h.encode(b"<13>hello", &mut body);
+        let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "534b5745010101006000409c0202000008070605040302012a0000000000000015cd256fa7fc7a18000000000000000000\
+             00ffffc000020a00000000000000000000ffffc00002016574683000000000000000000000000009000000000000003c3133\
+             3e68656c6c6f"
+        );
+        let mut topic = Vec::new();
+        crate::write_topic("syslog", h.src, &mut topic);
+        assert_eq!(topic, b"syslog/b27/192.0.2.10/");
+    }
+}
