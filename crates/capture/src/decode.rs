@@ -33,6 +33,8 @@ pub struct DecodeStats {
     pub mismatched: u64,
     /// Broken link, IP or UDP headers.
     pub malformed: u64,
+    /// Frames cut by the capture's snapshot length (raise `capture.snaplen`).
+    pub truncated: u64,
     /// UDP to a port nobody configured (let through by the filter, e.g. after reassembly).
     pub unwatched: u64,
     /// Not IP, or IP but not UDP.
@@ -71,6 +73,12 @@ impl Decoder {
             defrag: self.defrag.stats(),
             ..self.stats
         }
+    }
+
+    /// Counts a frame the snapshot length cut short: it cannot be forwarded byte-exact.
+    pub fn truncated(&mut self) {
+        self.stats.frames += 1;
+        self.stats.truncated += 1;
     }
 
     /// Expires stale fragments (call when idle, with the current capture clock).

@@ -59,7 +59,11 @@ impl FileSource {
             each(Packet {
                 ts_ns: ts,
                 iface: "pcap",
-                body: Body::Frame(self.link, p.data),
+                body: Body::Frame {
+                    link: self.link,
+                    data: p.data,
+                    wire_len: p.header.len,
+                },
             });
         }
         Ok(Status::Open)

@@ -45,7 +45,13 @@ pub enum CaptureError {
 /// What a source hands over: a link-layer frame, or a datagram already stripped by the kernel.
 #[derive(Debug, Clone, Copy)]
 pub enum Body<'a> {
-    Frame(LinkType, &'a [u8]),
+    /// A link-layer frame; `wire_len` is its length on the wire (more than `data.len()` when the snapshot
+    /// length cut it).
+    Frame {
+        link: LinkType,
+        data: &'a [u8],
+        wire_len: u32,
+    },
     Udp {
         src: SocketAddr,
         dst: SocketAddr,

@@ -20,7 +20,7 @@ pub struct LiveInterface {
 
 impl LiveInterface {
     /// Opens `name` (e.g. `lo`, `eth0`, `any`) with `filter` applied and a kernel buffer of `buffer` bytes.
-    pub fn open(name: &str, filter: &str, buffer: i32) -> Result<Self, CaptureError> {
+    pub fn open(name: &str, filter: &str, buffer: i32, snaplen: i32) -> Result<Self, CaptureError> {
         let err = |source| CaptureError::Interface {
             iface: name.to_owned(),
             source,
@@ -29,7 +29,7 @@ impl LiveInterface {
             .map_err(err)?
             .immediate_mode(true)
             .buffer_size(buffer)
-            .snaplen(65535)
+            .snaplen(snaplen)
             .precision(Precision::Nano)
             .open()
             .map_err(err)?
@@ -59,7 +59,11 @@ impl LiveInterface {
             each(Packet {
                 ts_ns: ts,
                 iface: &self.name,
-                body: Body::Frame(self.link, p.data),
+                body: Body::Frame {
+                    link: self.link,
+                    data: p.data,
+                    wire_len: p.header.len,
+                },
             });
         }
     }

@@ -76,6 +76,12 @@ pub struct CaptureArgs {
     /// Bus endpoint to publish on (tcp://HOST:PORT or ipc://PATH).
     #[arg(long)]
     pub publish: Option<Endpoint>,
+    /// libpcap kernel buffer per interface, MiB.
+    #[arg(long)]
+    pub buffer_mib: Option<u32>,
+    /// Bytes captured per frame (longer frames are counted as truncated).
+    #[arg(long)]
+    pub snaplen: Option<u32>,
     /// High-water mark in messages per subscriber.
     #[arg(long)]
     pub hwm: Option<u32>,
@@ -207,6 +213,12 @@ impl CaptureArgs {
         }
         if let Some(e) = &self.publish {
             cfg.bus.publish = e.clone();
+        }
+        if let Some(b) = self.buffer_mib {
+            cfg.capture.buffer_mib = b;
+        }
+        if let Some(s) = self.snaplen {
+            cfg.capture.snaplen = s;
         }
         if let Some(h) = self.hwm {
             cfg.bus.hwm = h;

@@ -44,6 +44,9 @@ pub struct CaptureConfig {
     pub ignore_source_ports: Vec<u16>,
     /// libpcap kernel buffer per interface, in MiB.
     pub buffer_mib: u32,
+    /// Bytes captured per frame. In immediate mode the kernel ring holds `buffer / min(snaplen, MTU)` frames,
+    /// so on `lo` (MTU 64 KiB) a smaller snaplen holds many more; longer frames are counted as `truncated`.
+    pub snaplen: u32,
     pub defrag: DefragSection,
 }
 
@@ -57,6 +60,7 @@ impl Default for CaptureConfig {
             ports: BTreeMap::new(),
             ignore_source_ports: vec![DEFAULT_GUARD_PORT],
             buffer_mib: 64,
+            snaplen: 65535,
             defrag: DefragSection::default(),
         }
     }

@@ -65,10 +65,11 @@ fn open_sources(cfg: &CaptureConfig, classifier: &Classifier) -> Result<Sources>
     }
     let bpf = filter::build(classifier, &cfg.ignore_source_ports);
     let buffer = i32::try_from(u64::from(cfg.buffer_mib) << 20).unwrap_or(i32::MAX);
+    let snaplen = i32::try_from(cfg.snaplen).unwrap_or(i32::MAX);
     let interfaces = cfg
         .interfaces
         .iter()
-        .map(|i| LiveInterface::open(i, &bpf, buffer))
+        .map(|i| LiveInterface::open(i, &bpf, buffer, snaplen))
         .collect::<Result<Vec<_>, _>>()?;
     let listeners = cfg
         .listen
@@ -186,7 +187,11 @@ pub fn run(
         let status = sources.poll(POLL_MS, &mut |pkt| {
             last_ts = pkt.ts_ns;
             let captured = match pkt.body {
-                Body::Frame(link, data) => decoder.frame(link, pkt.ts_ns, data),
+                Body::Frame { data, wire_len, .. } if (data.len() as u64) < u64::from(wire_len) => {
+                    decoder.truncated();
+                    None
+                }
+                Body::Frame { link, data, .. } => decoder.frame(link, pkt.ts_ns, data),
                 Body::Udp { src, dst, payload } => decoder.datagram(pkt.ts_ns, src, dst, payload),
             };
             if let Some(c) = captured {

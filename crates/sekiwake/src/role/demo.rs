@@ -39,6 +39,23 @@ struct Received {
     duplicates: AtomicU64,
 }
 
+/// The demo's collector: a socket with a large receive buffer, read in batches.
+fn bind_receiver(port: u16) -> Result<UdpSocket> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let s = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    let rcvbuf: usize = 32 << 20;
+    if nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::RcvBufForce, &rcvbuf).is_err() {
+        let _ = s.set_recv_buffer_size(rcvbuf);
+    }
+    s.bind(&addr.into())
+        .map_err(|e| anyhow!("demo receiver on {addr}: {e}"))?;
+    Ok(s.into())
+}
+
 fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBool>) {
     let mut marks = vec![false; count as usize];
     let mut batch = RecvBatch::new(64, 2048);
@@ -70,6 +87,8 @@ fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBoo
 fn configs(o: &DemoOptions, bus: &str) -> Result<(Config, Config)> {
     let mut cap = Config::default();
     cap.capture.interfaces = vec![o.interface.clone()];
+    // The datagrams are small: a snapshot length to fit them gives the kernel ring many more slots on lo.
+    cap.capture.snaplen = (o.size as u32 + 128).max(2048);
     let syslog = FamilyName::try_from("syslog".to_owned()).map_err(|e| anyhow!(e))?;
     cap.capture.ports.insert(syslog, vec![Port(o.port)]);
     cap.bus.publish = Endpoint(bus.to_owned());
@@ -94,8 +113,7 @@ fn snapshot<T: Clone>(s: &Shared<T>) -> T {
 }
 
 pub fn run(o: &DemoOptions, signal: &AtomicBool) -> Result<bool> {
-    let receiver = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], o.receiver_port)))
-        .map_err(|e| anyhow!("demo receiver on 127.0.0.1:{}: {e}", o.receiver_port))?;
+    let receiver = bind_receiver(o.receiver_port)?;
     let bus = format!("ipc:///tmp/sekiwake-demo-{}.sock", std::process::id());
     let (cap_cfg, fwd_cfg) = configs(o, &bus)?;
     let halt = Arc::new(AtomicBool::new(false));
@@ -239,9 +257,10 @@ fn summary(
     );
     println!("  sent       {:>9}", sent.sent);
     println!(
-        "  captured   {:>9}   (kernel/pcap dropped {}, mismatched {})",
+        "  captured   {:>9}   (kernel/pcap dropped {}, truncated {}, mismatched {})",
         c.captured_total,
         c.pcap_dropped + c.pcap_if_dropped,
+        c.truncated,
         c.mismatched
     );
     println!(
