@@ -365,4 +365,45 @@ mod tests {
         assert!(d.datagram(0, src, dst, b"<13>x").is_none());
         assert_eq!(d.stats().mismatched, 1);
     }
+
+    /// Random and mutated frames on every link type: never a panic, and reassembly stays within its caps.
+    #[test]
+    fn hostile_frames_never_panic() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let cfg = DefragConfig {
+            max_bytes: 64 * 1024,
+            max_datagrams: 64,
+            timeout_ns: 1_000_000,
+        };
+        let mut d = Decoder::new(Classifier::default(), cfg, vec![]);
+        let template = eth_ipv4_udp(40000, 514, b"<13>hello world");
+        let links = [LinkType::ETHERNET, LinkType::LINUX_SLL, LinkType::LINUX_SLL2, LinkType::NULL, LinkType::RAW];
+        for i in 0..200_000u64 {
+            let r = next();
+            let mut f = if r % 3 == 0 {
+                (0..(r >> 8) % 200).map(|_| next() as u8).collect::<Vec<u8>>()
+            } else {
+                template.clone()
+            };
+            for _ in 0..(r >> 16) % 6 {
+                if !f.is_empty() {
+                    let at = (next() as usize) % f.len();
+                    f[at] = next() as u8;
+                }
+            }
+            if r % 7 == 0 {
+                f.truncate((next() as usize) % (f.len() + 1));
+            }
+            let _ = d.frame(links[(r >> 32) as usize % links.len()], i * 1000, &f);
+            assert!(d.stats().defrag.held_bytes <= 64 * 1024);
+        }
+        assert!(d.stats().defrag.peak_bytes <= 64 * 1024);
+        assert_eq!(d.stats().frames, 200_000);
+    }
 }
