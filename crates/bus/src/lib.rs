@@ -157,19 +157,25 @@ impl Subscriber {
     }
 
     /// Waits up to `timeout_ms` for a message (-1: forever, 0: do not wait).
+    /// A signal that interrupts the wait (EINTR) ends it early with `Idle`, so the caller can check whether
+    /// it should stop.
     pub fn recv(&self, timeout_ms: i64) -> Result<Recv, BusError> {
-        if timeout_ms != 0 && self.sock.poll(zmq::POLLIN, timeout_ms)? == 0 {
-            return Ok(Recv::Idle);
+        if timeout_ms != 0 {
+            match self.sock.poll(zmq::POLLIN, timeout_ms) {
+                Ok(0) | Err(zmq::Error::EINTR) => return Ok(Recv::Idle),
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         let topic = match self.sock.recv_msg(zmq::DONTWAIT) {
             Ok(m) => m,
-            Err(zmq::Error::EAGAIN) => return Ok(Recv::Idle),
+            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(Recv::Idle),
             Err(e) => return Err(e.into()),
         };
         if !topic.get_more() {
             return Ok(Recv::Malformed);
         }
-        let body = self.sock.recv_msg(0)?;
+        let body = self.recv_part()?;
         if body.get_more() {
             self.skip_rest()?;
             return Ok(Recv::Malformed);
@@ -177,9 +183,20 @@ impl Subscriber {
         Ok(Recv::Message(Received { topic, body }))
     }
 
+    /// The next part of a message already started: libzmq delivers all parts together, so this only waits
+    /// if a signal interrupts it.
+    fn recv_part(&self) -> Result<zmq::Message, BusError> {
+        loop {
+            match self.sock.recv_msg(0) {
+                Err(zmq::Error::EINTR) => continue,
+                other => return Ok(other?),
+            }
+        }
+    }
+
     fn skip_rest(&self) -> Result<(), BusError> {
         while self.sock.get_rcvmore()? {
-            self.sock.recv_msg(0)?;
+            self.recv_part()?;
         }
         Ok(())
     }

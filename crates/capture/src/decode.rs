@@ -383,11 +383,19 @@ mod tests {
         };
         let mut d = Decoder::new(Classifier::default(), cfg, vec![]);
         let template = eth_ipv4_udp(40000, 514, b"<13>hello world");
-        let links = [LinkType::ETHERNET, LinkType::LINUX_SLL, LinkType::LINUX_SLL2, LinkType::NULL, LinkType::RAW];
+        let links = [
+            LinkType::ETHERNET,
+            LinkType::LINUX_SLL,
+            LinkType::LINUX_SLL2,
+            LinkType::NULL,
+            LinkType::RAW,
+        ];
         for i in 0..200_000u64 {
             let r = next();
             let mut f = if r % 3 == 0 {
-                (0..(r >> 8) % 200).map(|_| next() as u8).collect::<Vec<u8>>()
+                (0..(r >> 8) % 200)
+                    .map(|_| next() as u8)
+                    .collect::<Vec<u8>>()
             } else {
                 template.clone()
             };

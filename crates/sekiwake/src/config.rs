@@ -167,9 +167,12 @@ pub struct Endpoint(pub String);
 impl TryFrom<String> for Endpoint {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let ok = s
-            .strip_prefix("tcp://")
-            .is_some_and(|r| r.rsplit_once(':').is_some())
+        let tcp_ok = |r: &str| {
+            r.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && (port == "*" || port.parse::<u16>().is_ok_and(|p| p > 0))
+            })
+        };
+        let ok = s.strip_prefix("tcp://").is_some_and(tcp_ok)
             || s.strip_prefix("ipc://").is_some_and(|r| !r.is_empty());
         if ok {
             Ok(Endpoint(s))
@@ -450,6 +453,16 @@ mod tests {
             e.starts_with("x.toml:3: key `forward.destination[0].kinds"),
             "{e}"
         );
+        for bad in [
+            "tcp://127.0.0.1:notaport",
+            "tcp://:5556",
+            "tcp://127.0.0.1:0",
+            "ipc://",
+            "tcp://host",
+        ] {
+            let e = err(&format!("[bus]\npublish = \"{bad}\"\n"));
+            assert!(e.starts_with("x.toml:2: key `bus.publish`"), "{bad}: {e}");
+        }
         let e = err("[bus]\nhwm = \"many\"\n");
         assert!(e.starts_with("x.toml:2: key `bus.hwm`"), "{e}");
         let dup = "[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"all\"]\n\
