@@ -1,0 +1,95 @@
+"""The other sources and source options of capture: the UDP listener, --pace file replay, and several -i
+interfaces at once (each envelope names the interface it came from)."""
+
+import time
+
+from peers import BusSubscriber, NetnsPair, free_port, require_programs, send_udp
+
+
+def test_udp_listener_publishes_with_the_senders_address(sekiwake, tmp_path):
+    port = free_port("udp")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"syslog": port}, publish=bus,
+                           wait_subscribers=1, wait_ready=False)
+    payloads = [f"<14>Nov 14 22:13:20 host app: listener {i}".encode() for i in range(50)]
+    sub = BusSubscriber(tmp_path, bus, count=len(payloads), timeout=20).start()
+    used = send_udp(payloads + [b"not syslog"], "127.0.0.1", port, src="127.0.0.77", sport=41077)
+    got = sub.wait_done()
+    stats = cap.wait_stats(lambda s: s["captured_total"] + s["mismatched"] >= len(payloads) + 1, timeout=10)
+    rc, stats = cap.terminate()
+
+    assert [bytes.fromhex(g["payload_hex"]) for g in got] == payloads, sub.output()
+    assert {(g["src"], g["src_port"], g["dst"], g["dst_port"], g["interface"]) for g in got} == {
+        (used[0], used[1], "127.0.0.1", port, "udp")}
+    assert [g["sequence"] for g in got] == list(range(len(payloads)))
+    assert rc == 0, cap.output()
+    assert stats["captured_total"] == stats["published"] == len(payloads)
+    assert stats["mismatched"] == 1
+
+
+def paced_pcap(path, gaps):
+    """Syslog datagrams to udp/514 at the given offsets (seconds) from the first."""
+    from scapy.all import IP, UDP, Ether, Raw, wrpcap
+    pkts = []
+    for i, t in enumerate(gaps):
+        p = (Ether() / IP(src="192.0.2.10", dst="192.0.2.1") / UDP(sport=40000, dport=514) /
+             Raw(f"<14>Nov 14 22:13:20 host app: paced {i}".encode()))
+        p.time = 1_700_000_000 + t
+        pkts.append(p)
+    wrpcap(str(path), pkts)
+    return path
+
+
+def arrival_spread(sekiwake, tmp_path, pcap, *extra):
+    """Replays pcap and returns (seconds between the first and last envelope's arrival, envelopes)."""
+    import zmq
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    cap = sekiwake.capture(*extra, pcap=pcap, publish=bus, wait_subscribers=1)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.SUB)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.setsockopt(zmq.RCVTIMEO, 10_000)
+    sock.connect(bus)
+    arrivals = []
+    try:
+        for _ in range(4):
+            sock.recv_multipart()
+            arrivals.append(time.monotonic())
+    finally:
+        sock.close(0)
+        ctx.term()
+    rc, stats = cap.wait_exit(30)
+    assert rc == 0, cap.output()
+    assert stats["published"] == 4
+    return arrivals[-1] - arrivals[0]
+
+
+def test_pcap_replay_keeps_the_recorded_pace_when_asked(sekiwake, tmp_path):
+    pcap = paced_pcap(tmp_path / "paced.pcap", [0.0, 0.5, 1.0, 1.5])
+    paced = arrival_spread(sekiwake, tmp_path, pcap, "--pace")
+    fast = arrival_spread(sekiwake, tmp_path, pcap)
+    assert paced >= 1.4, f"--pace replayed 1.5 s of capture in {paced:.3f} s"
+    assert fast < 0.5, f"a replay without --pace took {fast:.3f} s for 1.5 s of capture"
+
+
+def test_several_interfaces_each_envelope_names_its_interface(sekiwake, tmp_path):
+    require_programs("ip")
+    port = 514
+    bus = f"ipc://{tmp_path}/bus.sock"  # a unix socket: reachable from the host although capture runs in a netns
+    with NetnsPair() as ns:
+        cap = sekiwake.capture(ifaces=(ns.veth_b, "lo"), ports={"syslog": port}, publish=bus, netns=ns.ns_b,
+                               wait_subscribers=1, wait_ready=False)
+        sub = BusSubscriber(tmp_path, bus, count=2, timeout=20).start()
+        cap.wait_ready_capturing()
+        from_a = b"<14>Nov 14 22:13:20 host-a app: over the veth"
+        local = b"<14>Nov 14 22:13:20 host-b app: over lo"
+        send_udp([from_a], ns.b4, port, src=ns.a4, sport=41001, netns=ns.ns_a)
+        send_udp([local], "127.0.0.1", port, src="127.0.0.1", sport=41002, netns=ns.ns_b)
+        got = sub.wait_done()
+        rc, stats = cap.terminate()
+    by_payload = {bytes.fromhex(g["payload_hex"]): g for g in got}
+    assert set(by_payload) == {from_a, local}, sub.output()
+    assert (by_payload[from_a]["interface"], by_payload[from_a]["src"]) == (ns.veth_b, ns.a4)
+    assert (by_payload[local]["interface"], by_payload[local]["src"]) == ("lo", "127.0.0.1")
+    assert rc == 0, cap.output()
+    assert stats["captured_total"] == 2

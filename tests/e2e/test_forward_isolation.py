@@ -1,0 +1,58 @@
+"""forward: a destination that refuses never stops the others, and a forwarder beside a capture on the same
+host never loops, even when its destination is a captured port."""
+
+import time
+
+from peers import UdpSink, drain_socket, free_port
+
+N = 3000
+
+
+def test_refusing_destination_is_counted_and_the_other_gets_everything(sekiwake, tmp_path):
+    port = free_port("udp")
+    dead = free_port("udp")  # nobody listens: the kernel answers ICMP port unreachable
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    sink = UdpSink(tmp_path, count=N, timeout=40, idle=5, rcvbuf=16 << 20).start()
+    dead_url = f"udp://127.0.0.1:{dead}"
+    fwd = sekiwake.forward(bus, [f"syslog={dead_url}", f"syslog={sink.url}"])
+    cap = sekiwake.capture(ports={"syslog": port}, publish=bus, wait_subscribers=1)
+    time.sleep(1.0)  # slow joiner
+    with drain_socket(port):
+        sent = sekiwake.send("syslog", "--to", f"127.0.0.1:{port}", "--rate", 3000, "--count", N)
+        got = sink.results()
+    fwd.wait_stats(lambda s: fwd.destination(s, sink.url)["forwarded"] >= N, timeout=10)
+    cap_rc, cap_stats = cap.terminate()
+    fwd_rc, fwd_stats = fwd.terminate()
+
+    assert sent.returncode == 0, sent.stderr
+    assert len(got) == N and len({p for *_, p in got}) == N
+    healthy, refusing = fwd.destination(fwd_stats, sink.url), fwd.destination(fwd_stats, dead_url)
+    assert healthy["forwarded"] == N
+    assert healthy["refused"] == healthy["failed"] == healthy["dropped_full"] == 0
+    assert refusing["refused"] > 0, refusing
+    assert refusing["forwarded"] + refusing["refused"] + refusing["failed"] + refusing["dropped_full"] == N
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
+
+
+def test_no_loop_when_forward_sends_to_a_captured_port(sekiwake, tmp_path):
+    port = free_port("udp")
+    sink = UdpSink(tmp_path, count=N, timeout=40, idle=5, rcvbuf=16 << 20).start()
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    fwd = sekiwake.forward(bus, {"syslog": sink.url})
+    # capture watches the sink's port too: everything forward sends crosses lo to a captured port
+    cap = sekiwake.capture(ports={"syslog": [port, sink.port]}, publish=bus, wait_subscribers=1)
+    time.sleep(1.0)  # slow joiner
+    with drain_socket(port):
+        sent = sekiwake.send("syslog", "--to", f"127.0.0.1:{port}", "--rate", 3000, "--count", N)
+        got = sink.results()
+    time.sleep(1.5)  # a loop would show up as captures beyond N by now
+    cap_rc, cap_stats = cap.terminate()
+    fwd_rc, fwd_stats = fwd.terminate()
+
+    assert sent.returncode == 0, sent.stderr
+    assert len(got) == N
+    assert cap_stats["captured_total"] == N, cap_stats
+    assert fwd_stats["received"] == N
+    assert fwd.destination(fwd_stats, sink.url)["forwarded"] == N
+    assert {sport for _, sport, _ in got} == {51400}, "forward sends from its loop-guard port"
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
