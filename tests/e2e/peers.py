@@ -881,13 +881,12 @@ def snmptrapd(tmp_path):
         d.stop()
 
 
-@pytest.fixture
-def nfcapd_factory(tmp_path):
-    require_programs("nfcapd", "nfdump")
+def _daemon_factory(cls, tmp_path, default_name):
+    """A fixture body: yields make(name) that starts a cls daemon in its own dir; stops them all at teardown."""
     started = []
 
-    def make(name="nfcapd"):
-        d = Nfcapd(tmp_path / unique_name(name + "-"))
+    def make(name=default_name):
+        d = cls(tmp_path / unique_name(name + "-"))
         started.append(d)
         return d.start()
     try:
@@ -895,6 +894,12 @@ def nfcapd_factory(tmp_path):
     finally:
         for d in started:
             d.stop()
+
+
+@pytest.fixture
+def nfcapd_factory(tmp_path):
+    require_programs("nfcapd", "nfdump")
+    yield from _daemon_factory(Nfcapd, tmp_path, "nfcapd")
 
 
 @pytest.fixture
@@ -905,17 +910,7 @@ def nfcapd(nfcapd_factory):
 @pytest.fixture
 def sfacctd_factory(tmp_path):
     require_programs("sfacctd", "pmacctd")
-    started = []
-
-    def make(name="sfacctd"):
-        d = Sfacctd(tmp_path / unique_name(name + "-"))
-        started.append(d)
-        return d.start()
-    try:
-        yield make
-    finally:
-        for d in started:
-            d.stop()
+    yield from _daemon_factory(Sfacctd, tmp_path, "sfacctd")
 
 
 @pytest.fixture

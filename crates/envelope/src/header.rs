@@ -255,7 +255,7 @@ fn le64(b: &[u8], at: usize) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample() -> Header {
@@ -353,16 +353,8 @@ mod doc_example {
     #[test]
     fn matches_the_document() {
         let h = Header {
-            variant: 1,
-            src: "192.0.2.10".parse().unwrap(),
-            dst: "192.0.2.1".parse().unwrap(),
-            src_port: 40000,
-            dst_port: 514,
-            publisher: 0x0102_0304_0506_0708,
-            sequence: 42,
-            timestamp_ns: 1_764_000_000_123_456_789,
-            interface: interface_field("eth0"),
-            ..Header::for_kind(Kind::Syslog)
+            flags: 0,
+            ..super::tests::sample()
         };
         let mut body = Vec::new();
         h.encode(b"<13>hello", &mut body);
