@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{parse_port, parse_to, Config, Destination, Endpoint, FamilyName, Port};
-use crate::role::send::SyslogFormat;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,11 +29,10 @@ pub enum Cmd {
     Forward(ForwardArgs),
     /// Print one JSON line per envelope on the bus.
     Tap(TapArgs),
-    /// Generate test traffic.
-    Send {
-        #[command(subcommand)]
-        what: SendCmd,
-    },
+    /// Generate test traffic of any kind.
+    Send(SendArgs),
+    /// Count what arrives on UDP sockets (a batched-receive collector for tests and benchmarks).
+    Sink(SinkArgs),
     /// All-in-one demo on loopback: sender -> capture on lo -> bus -> forward -> receiver (needs root).
     Demo(DemoArgs),
     /// Validate a configuration file and exit.
@@ -121,30 +119,102 @@ pub struct TapArgs {
     pub duration: Option<f64>,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum SendCmd {
-    /// Syslog messages, each unique (`seq=N`).
-    Syslog(SendSyslogArgs),
-}
-
 #[derive(Args, Debug)]
-pub struct SendSyslogArgs {
+pub struct SendArgs {
+    /// syslog, netflow-v5, netflow-v9, ipfix, sflow, snmptrap-v1, snmptrap-v2c or snmpinform.
+    pub kind: gen::GenKind,
     /// HOST:PORT
     #[arg(long, value_parser = resolve)]
     pub to: SocketAddr,
-    /// Source ADDR:PORT to send from (port 0: any).
-    #[arg(long, value_parser = resolve)]
-    pub source: Option<SocketAddr>,
-    /// Datagrams per second (0: as fast as possible).
+    /// First exporter address; exporter i sends from this address + i (any prefix inside a namespace).
+    #[arg(long)]
+    pub source: Option<std::net::IpAddr>,
+    #[arg(long, default_value_t = 0)]
+    pub source_port: u16,
+    /// Number of exporters (source addresses), used in turn.
+    #[arg(long, default_value_t = 1)]
+    pub exporters: u32,
+    /// Datagrams per second over all exporters (0: as fast as possible).
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
+    /// Datagrams to send (default 1000 unless --duration is given).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Seconds to send for.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Syslog message size in bytes (default: a realistic mix of sizes).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Syslog format: rfc3164, rfc5424, cisco or mixed.
+    #[arg(long, default_value = "rfc3164")]
+    pub format: gen::syslog::Format,
+    /// Target datagram size of flow exports (NetFlow, IPFIX, sFlow).
+    #[arg(long, default_value_t = 1400)]
+    pub bytes: usize,
+    /// NetFlow v9 / IPFIX: resend templates every N datagrams per observation domain.
+    #[arg(long, default_value_t = 100)]
+    pub template_every: u64,
+    /// NetFlow v9 / IPFIX: observation domains per exporter.
+    #[arg(long, default_value_t = 2)]
+    pub domains: u32,
+    #[arg(long, default_value = "public")]
+    pub community: String,
+    /// Datagrams per sendmmsg call.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// SNMP informs: milliseconds to wait for an acknowledgement before a retry.
     #[arg(long, default_value_t = 1000)]
-    pub count: u64,
-    #[arg(long, value_enum, default_value_t = SyslogFormat::Rfc3164)]
-    pub format: SyslogFormat,
-    /// Message size in bytes.
-    #[arg(long, default_value_t = 200)]
-    pub size: usize,
+    pub inform_timeout_ms: u64,
+    #[arg(long, default_value_t = 2)]
+    pub inform_retries: u32,
+    /// Write the summary as JSON to FILE.
+    #[arg(long = "stats")]
+    pub stats_file: Option<String>,
+}
+
+impl SendArgs {
+    pub fn options(&self) -> crate::role::send::SendOptions {
+        use std::time::Duration;
+        crate::role::send::SendOptions {
+            kind: self.kind,
+            to: self.to,
+            source: self.source,
+            source_port: self.source_port,
+            exporters: self.exporters,
+            rate: self.rate,
+            count: self.count.or(if self.duration.is_none() {
+                Some(1000)
+            } else {
+                None
+            }),
+            duration: self.duration.map(Duration::from_secs_f64),
+            settings: gen::Settings {
+                seed: self.seed,
+                size: self.size,
+                syslog_format: self.format,
+                template_every: self.template_every,
+                domains: self.domains,
+                target_bytes: self.bytes,
+                community: self.community.clone(),
+            },
+            batch: self.batch,
+            inform_timeout: Duration::from_millis(self.inform_timeout_ms),
+            inform_retries: self.inform_retries,
+            progress: true,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SinkArgs {
+    /// ADDR:PORT to receive on (repeatable).
+    #[arg(long, required = true)]
+    pub listen: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub stats: StatsArgs,
 }
 
 #[derive(Args, Debug)]

@@ -5,7 +5,6 @@ mod cli;
 mod config;
 mod metrics;
 mod role;
-mod timefmt;
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -14,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Cmd, SendCmd};
+use cli::{Cli, Cmd};
 use config::Config;
 use role::Stop;
 
@@ -58,27 +57,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let d = a.duration.map(std::time::Duration::from_secs_f64);
             role::tap::run(&endpoints, &prefixes, &Stop::new(&signal, d))?;
         }
-        Cmd::Send {
-            what: SendCmd::Syslog(a),
-        } => {
-            let o = role::send::SendOptions {
-                to: a.to,
-                source: a.source,
-                rate: a.rate,
-                count: a.count,
-                format: a.format,
-                size: a.size,
-                progress: true,
-            };
-            let r = role::send::run(&o, &Stop::new(&signal, None))?;
-            eprintln!(
-                "send: done: {} sent, {} failed in {:.2} s ({:.0}/s); {} ICMP refusals retried",
-                r.sent,
-                r.failed,
-                r.elapsed.as_secs_f64(),
-                role::send::rate(r.sent, r.elapsed),
-                r.refused
-            );
+        Cmd::Send(a) => {
+            let r = role::send::run(&a.options(), &Stop::new(&signal, None))?;
+            let json = serde_json::to_string(&r)?;
+            eprintln!("send: done: {json}");
+            if let Some(f) = &a.stats_file {
+                std::fs::write(f, json).with_context(|| format!("writing {f}"))?;
+            }
+        }
+        Cmd::Sink(a) => {
+            let mut cfg = load(cfg_path)?;
+            a.stats.apply(&mut cfg);
+            role::sink::run(
+                &cfg,
+                &a.listen,
+                &Stop::new(&signal, a.stats.duration()),
+                None,
+            )?;
         }
         Cmd::Demo(a) => {
             let o = role::demo::DemoOptions {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use udpio::RecvBatch;
 
-use super::send::{self, SendOptions, SendReport, SyslogFormat};
+use super::send::{self, SendOptions, SendReport};
 use super::{capture, forward, Stop};
 use crate::config::{
     Config, Destination, DestinationUrl, Endpoint, FamilyName, KindSelector, Port,
@@ -71,7 +71,7 @@ fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBoo
                 continue;
             };
             seen.total.fetch_add(1, Ordering::Relaxed);
-            match send::seq_of(msg).and_then(|s| marks.get_mut(s as usize)) {
+            match gen::syslog::seq_of(msg).and_then(|s| marks.get_mut(s as usize)) {
                 Some(m) if !*m => {
                     *m = true;
                     seen.unique.fetch_add(1, Ordering::Relaxed);
@@ -178,13 +178,16 @@ fn drive(
     fwd: &Shared<ForwardReport>,
 ) -> Result<Option<SendReport>> {
     let opts = SendOptions {
-        to: SocketAddr::from(([127, 0, 0, 1], o.port)),
-        source: None,
         rate: o.rate,
-        count: o.count,
-        format: SyslogFormat::Rfc3164,
-        size: o.size,
-        progress: false,
+        count: Some(o.count),
+        settings: gen::Settings {
+            size: Some(o.size),
+            ..gen::Settings::default()
+        },
+        ..SendOptions::new(
+            gen::GenKind::Syslog,
+            SocketAddr::from(([127, 0, 0, 1], o.port)),
+        )
     };
     println!(
         "demo: sending {} syslog datagrams of {} bytes at {}/s to 127.0.0.1:{}; capture on {} -> bus -> forward -> receiver on 127.0.0.1:{}",
@@ -251,10 +254,7 @@ fn summary(
     let d = f.destinations.first().cloned().unwrap_or_default();
     let unique = seen.unique.load(Ordering::Relaxed);
     let dups = seen.duplicates.load(Ordering::Relaxed);
-    println!(
-        "demo summary ({:.0} datagrams/s offered):",
-        send::rate(sent.sent, sent.elapsed)
-    );
+    println!("demo summary ({:.0} datagrams/s offered):", sent.rate);
     println!("  sent       {:>9}", sent.sent);
     println!(
         "  captured   {:>9}   (kernel/pcap dropped {}, truncated {}, mismatched {})",

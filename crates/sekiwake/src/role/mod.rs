@@ -5,6 +5,7 @@ pub mod capture;
 pub mod demo;
 pub mod forward;
 pub mod send;
+pub mod sink;
 pub mod tap;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,141 +1,303 @@
-//! `sekiwake send syslog`: a test sender. Every message is unique (`seq=N` in its text) so a receiver can
-//! count loss and duplicates; batched with sendmmsg(2) and paced to the asked rate.
+//! `sekiwake send KIND`: test traffic for every kind, from one or many exporters, paced and batched.
+//! Every datagram is unique (see the `gen` crate), so receivers can count loss; SNMP informs are retried
+//! until acknowledged and their acknowledgements counted.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use gen::{Exporter, GenKind, Settings};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 use udpio::{send_batch, SendOutcome};
 
 use super::Stop;
-use crate::timefmt;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SyslogFormat {
-    Rfc3164,
-    Rfc5424,
-}
 
 #[derive(Debug, Clone)]
 pub struct SendOptions {
+    pub kind: GenKind,
     pub to: SocketAddr,
-    /// Bind to this source address (e.g. another 127/8 address to play another exporter).
-    pub source: Option<SocketAddr>,
-    /// Datagrams per second; 0 = as fast as possible.
+    /// First source address; exporter i sends from this address + i. `None`: the kernel's choice.
+    pub source: Option<IpAddr>,
+    pub source_port: u16,
+    pub exporters: u32,
+    /// Datagrams per second over all exporters; 0 = as fast as possible.
     pub rate: u64,
-    pub count: u64,
-    pub format: SyslogFormat,
-    /// Message size in bytes (padded); at least the header.
-    pub size: usize,
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    pub settings: Settings,
+    /// Datagrams per sendmmsg call.
+    pub batch: usize,
+    pub inform_timeout: Duration,
+    pub inform_retries: u32,
     /// Progress lines on stderr.
     pub progress: bool,
 }
 
+impl SendOptions {
+    pub fn new(kind: GenKind, to: SocketAddr) -> Self {
+        Self {
+            kind,
+            to,
+            source: None,
+            source_port: 0,
+            exporters: 1,
+            rate: 1000,
+            count: Some(1000),
+            duration: None,
+            settings: Settings::default(),
+            batch: 64,
+            inform_timeout: Duration::from_secs(1),
+            inform_retries: 2,
+            progress: false,
+        }
+    }
+}
+
+/// SNMP inform acknowledgement counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct InformReport {
+    pub acked: u64,
+    pub retried: u64,
+    pub unacked: u64,
+}
+
 /// What was sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SendReport {
+    pub kind: &'static str,
+    pub exporters: u32,
+    /// Distinct datagrams sent (inform retransmissions not included).
     pub sent: u64,
+    pub bytes: u64,
     /// Sends refused by the destination (ICMP unreachable) and retried.
     pub refused: u64,
     /// Datagrams that could not be sent (other errors).
     pub failed: u64,
-    pub elapsed: Duration,
+    pub elapsed_s: f64,
+    pub rate: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub informs: Option<InformReport>,
 }
 
-const BATCH: usize = 64;
-const PRI: u8 = 134; // local0.info
+/// One exporter: its socket and its generator state.
+struct Source {
+    socket: Socket,
+    gen: Exporter,
+}
 
-/// Builds message `seq`: unique text, padded with a repeating alphabet to `size` bytes.
-pub fn syslog_message(format: SyslogFormat, seq: u64, ts_ns: u64, size: usize, out: &mut Vec<u8>) {
-    out.clear();
-    let pid = std::process::id();
-    let text = match format {
-        SyslogFormat::Rfc3164 => {
-            format!(
-                "<{PRI}>{} sekiwake-send app[{pid}]: seq={seq} ",
-                timefmt::rfc3164(ts_ns)
-            )
+fn nth_address(base: IpAddr, i: u32) -> IpAddr {
+    match base {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a).wrapping_add(i))),
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a).wrapping_add(u128::from(i)))),
+    }
+}
+
+/// The first exporter address: as given, or 127.0.0.1 when several exporters send to an IPv4 address (all of
+/// 127/8 is local); `None` lets the kernel choose.
+fn source_base(o: &SendOptions) -> Result<Option<IpAddr>> {
+    match (o.source, o.exporters > 1, o.to.is_ipv4()) {
+        (Some(b), _, _) => Ok(Some(b)),
+        (None, true, true) => Ok(Some(IpAddr::V4(Ipv4Addr::LOCALHOST))),
+        (None, true, false) => {
+            anyhow::bail!("--exporters N with an IPv6 destination needs --source ADDR")
         }
-        SyslogFormat::Rfc5424 => {
-            format!(
-                "<{PRI}>1 {} sekiwake-send app {pid} ID47 - seq={seq} ",
-                timefmt::rfc5424(ts_ns)
-            )
-        }
-    };
-    out.extend_from_slice(text.as_bytes());
-    let pad = size.saturating_sub(out.len());
-    out.extend((0..pad).map(|i| b'a' + (i % 26) as u8));
+        (None, false, _) => Ok(None),
+    }
 }
 
-/// The `seq=N` a generated message carries.
-pub fn seq_of(msg: &[u8]) -> Option<u64> {
-    let at = msg.windows(4).position(|w| w == b"seq=")? + 4;
-    let digits = msg[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&msg[at..at + digits])
-        .ok()?
-        .parse()
-        .ok()
-}
-
-fn connect(o: &SendOptions) -> Result<Socket> {
+fn open_source(o: &SendOptions, base: Option<IpAddr>, i: u32) -> Result<Source> {
     let s = Socket::new(Domain::for_address(o.to), Type::DGRAM, Some(Protocol::UDP))?;
     let _ = s.set_send_buffer_size(4 << 20);
-    if let Some(src) = o.source {
-        s.bind(&src.into()).with_context(|| format!("bind {src}"))?;
+    let addr = base.map(|b| nth_address(b, i));
+    if let Some(a) = addr {
+        // Freebind: inside a test namespace an exporter address need not be configured on an interface.
+        let _ = if a.is_ipv4() {
+            s.set_freebind_v4(true)
+        } else {
+            s.set_freebind_v6(true)
+        };
+        let at = SocketAddr::new(a, o.source_port);
+        s.bind(&at.into())
+            .with_context(|| format!("bind exporter {at}"))?;
     }
     s.connect(&o.to.into())
         .with_context(|| format!("connect {}", o.to))?;
     s.set_nonblocking(true)?;
-    Ok(s)
+    let v4 = match addr {
+        Some(IpAddr::V4(a)) => a,
+        _ => Ipv4Addr::LOCALHOST,
+    };
+    Ok(Source {
+        socket: s,
+        gen: Exporter::new(o.kind, v4, u64::from(i), &o.settings),
+    })
+}
+
+/// Informs sent and not yet acknowledged, by request-id.
+struct Pending {
+    source: usize,
+    first_sent: Instant,
+    last_sent: Instant,
+    tries: u32,
+    bytes: Vec<u8>,
+}
+
+struct Informs {
+    pending: HashMap<i32, Pending>,
+    report: InformReport,
+    buf: Vec<u8>,
+}
+
+impl Informs {
+    fn new() -> Self {
+        Self {
+            pending: HashMap::new(),
+            report: InformReport::default(),
+            buf: vec![0; 65536],
+        }
+    }
+
+    fn sent(&mut self, seq: u64, source: usize, bytes: &[u8]) {
+        let now = Instant::now();
+        let p = Pending {
+            source,
+            first_sent: now,
+            last_sent: now,
+            tries: 1,
+            bytes: bytes.to_vec(),
+        };
+        self.pending.insert(gen::snmp::request_id(seq), p);
+    }
+
+    /// Reads every response waiting on the sources' sockets.
+    fn read_acks(&mut self, sources: &[Source]) {
+        for s in sources {
+            while let Ok(n) = std::io::Read::read(&mut &s.socket, &mut self.buf) {
+                if let Some(id) = gen::snmp::response_request_id(&self.buf[..n]) {
+                    if self.pending.remove(&id).is_some() {
+                        self.report.acked += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Retransmits what timed out; gives up after the last retry.
+    fn retry(&mut self, sources: &[Source], timeout: Duration, retries: u32) {
+        let now = Instant::now();
+        let mut gone = Vec::new();
+        for (id, p) in self.pending.iter_mut() {
+            if now.duration_since(p.last_sent) < timeout {
+                continue;
+            }
+            if p.tries > retries {
+                gone.push(*id);
+                continue;
+            }
+            p.tries += 1;
+            p.last_sent = now;
+            self.report.retried += 1;
+            let _ = send_batch(sources[p.source].socket.as_raw_fd(), &[&p.bytes]);
+        }
+        for id in gone {
+            self.pending.remove(&id);
+            self.report.unacked += 1;
+        }
+    }
+
+    fn oldest(&self) -> Option<Instant> {
+        self.pending.values().map(|p| p.first_sent).min()
+    }
 }
 
 pub fn run(o: &SendOptions, stop: &Stop<'_>) -> Result<SendReport> {
-    let sock = connect(o)?;
+    let base = source_base(o)?;
+    let mut sources = (0..o.exporters.max(1))
+        .map(|i| open_source(o, base, i))
+        .collect::<Result<Vec<_>>>()?;
+    let mut informs = (o.kind == GenKind::Snmpinform).then(Informs::new);
+    let batch = o.batch.clamp(1, 1024);
+    let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| Vec::with_capacity(1500)).collect();
+    let mut r = SendReport {
+        kind: o.kind.name(),
+        exporters: sources.len() as u32,
+        ..Default::default()
+    };
     let start = Instant::now();
-    let mut r = SendReport::default();
-    let mut bufs: Vec<Vec<u8>> = (0..BATCH)
-        .map(|_| Vec::with_capacity(o.size.max(128)))
-        .collect();
     let mut next_progress = start + Duration::from_secs(1);
-    let mut seq = 0u64;
-    while seq < o.count && !stop.requested() {
-        let n = due(o, start.elapsed(), seq).min(BATCH as u64);
+    let (mut seq, mut turn) = (0u64, 0usize);
+    while !finished(o, seq, start) && !stop.requested() {
+        if let Some(inf) = informs.as_mut() {
+            inf.read_acks(&sources);
+            inf.retry(&sources, o.inform_timeout, o.inform_retries);
+        }
+        let n = due(o, start.elapsed(), seq).min(batch as u64) as usize;
         if n == 0 {
             std::thread::sleep(Duration::from_micros(200));
             continue;
         }
-        let ts = capture::now_ns();
-        for (i, b) in bufs.iter_mut().take(n as usize).enumerate() {
-            syslog_message(o.format, seq + i as u64, ts, o.size, b);
+        let src = &mut sources[turn];
+        let now = capture::now_ns();
+        for (i, b) in bufs.iter_mut().take(n).enumerate() {
+            src.gen.next(seq + i as u64, now, &o.settings, b);
         }
-        let msgs: Vec<&[u8]> = bufs[..n as usize].iter().map(|b| b.as_slice()).collect();
-        send_all(&sock, &msgs, &mut r);
-        seq += n;
+        let msgs: Vec<&[u8]> = bufs[..n].iter().map(|b| b.as_slice()).collect();
+        send_all(&src.socket, &msgs, &mut r);
+        if let Some(inf) = informs.as_mut() {
+            msgs.iter()
+                .enumerate()
+                .for_each(|(i, m)| inf.sent(seq + i as u64, turn, m));
+        }
+        seq += n as u64;
+        turn = (turn + 1) % sources.len();
         if o.progress && Instant::now() >= next_progress {
             next_progress += Duration::from_secs(1);
             eprintln!(
-                "send: {} sent, {:.0}/s",
+                "send {}: {} sent, {:.0}/s",
+                o.kind.name(),
                 r.sent,
                 rate(r.sent, start.elapsed())
             );
         }
     }
-    r.elapsed = start.elapsed();
+    r.elapsed_s = start.elapsed().as_secs_f64();
+    r.rate = r.sent as f64 / r.elapsed_s.max(1e-9);
+    if let Some(mut inf) = informs {
+        drain_informs(o, &mut inf, &mut sources, stop);
+        r.informs = Some(inf.report);
+    }
     Ok(r)
 }
 
-/// How many messages should go out now to keep to the rate.
+/// After the last send: wait for outstanding acknowledgements, retrying, until every inform is settled.
+fn drain_informs(o: &SendOptions, inf: &mut Informs, sources: &mut [Source], stop: &Stop<'_>) {
+    let limit = o.inform_timeout * (o.inform_retries + 2);
+    while inf.oldest().is_some_and(|t| t.elapsed() < limit) && !stop.requested() {
+        inf.read_acks(sources);
+        inf.retry(sources, o.inform_timeout, o.inform_retries);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    inf.report.unacked += inf.pending.len() as u64;
+    inf.pending.clear();
+}
+
+fn finished(o: &SendOptions, seq: u64, start: Instant) -> bool {
+    o.count.is_some_and(|c| seq >= c) || o.duration.is_some_and(|d| start.elapsed() >= d)
+}
+
+/// How many datagrams should go out now to keep to the rate.
 fn due(o: &SendOptions, elapsed: Duration, sent: u64) -> u64 {
+    let cap = o.count.unwrap_or(u64::MAX);
     let target = if o.rate == 0 {
-        o.count
+        cap
     } else {
         ((o.rate as f64) * elapsed.as_secs_f64()) as u64 + 1
     };
-    target.min(o.count).saturating_sub(sent)
+    target.min(cap).saturating_sub(sent)
 }
 
 pub fn rate(n: u64, d: Duration) -> f64 {
@@ -151,6 +313,7 @@ fn send_all(sock: &Socket, msgs: &[&[u8]], r: &mut SendReport) {
         match send_batch(sock.as_raw_fd(), &msgs[at..]) {
             SendOutcome::Sent(n) => {
                 r.sent += n as u64;
+                r.bytes += msgs[at..at + n].iter().map(|m| m.len() as u64).sum::<u64>();
                 at += n;
             }
             SendOutcome::WouldBlock => {
@@ -173,37 +336,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_are_unique_sized_and_classify() {
-        let mut a = Vec::new();
-        syslog_message(SyslogFormat::Rfc3164, 7, 0, 200, &mut a);
-        assert_eq!(a.len(), 200);
-        assert_eq!(seq_of(&a), Some(7));
-        let c = wire::classify::confirm(wire::kind::Family::Syslog, &a).unwrap();
-        assert_eq!(c.variant, 1);
-        syslog_message(SyslogFormat::Rfc5424, 123456, 0, 10, &mut a);
-        assert!(a.len() > 10, "never cut below the header");
-        assert_eq!(seq_of(&a), Some(123456));
-        assert_eq!(
-            wire::classify::confirm(wire::kind::Family::Syslog, &a)
-                .unwrap()
-                .variant,
-            2
-        );
-    }
-
-    #[test]
     fn pacing() {
         let o = SendOptions {
-            to: "127.0.0.1:9".parse().unwrap(),
-            source: None,
-            rate: 1000,
-            count: 10_000,
-            format: SyslogFormat::Rfc3164,
-            size: 100,
-            progress: false,
+            count: Some(10_000),
+            ..SendOptions::new(GenKind::Syslog, "127.0.0.1:9".parse().unwrap())
         };
         assert_eq!(due(&o, Duration::from_millis(500), 0), 501);
         assert_eq!(due(&o, Duration::from_millis(500), 501), 0);
         assert_eq!(due(&o, Duration::from_secs(100), 9_990), 10);
+        let unbounded = SendOptions {
+            count: None,
+            rate: 0,
+            ..o
+        };
+        assert!(due(&unbounded, Duration::ZERO, 5) > 1_000_000);
+    }
+
+    #[test]
+    fn exporter_addresses_count_up() {
+        assert_eq!(
+            nth_address("127.0.0.250".parse().unwrap(), 10),
+            "127.0.1.4".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            nth_address("2001:db8::ff".parse().unwrap(), 1),
+            "2001:db8::100".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn informs_are_acknowledged_by_a_responder() {
+        use std::net::UdpSocket;
+        let responder = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = responder.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            responder
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = [0u8; 2048];
+            for i in 0..20 {
+                let (n, from) = responder.recv_from(&mut buf).unwrap();
+                if i % 4 == 0 {
+                    continue; // drop every fourth: the sender must retry it
+                }
+                let mut resp = buf[..n].to_vec();
+                let pdu = resp.iter().position(|&b| b == 0xa6).unwrap();
+                resp[pdu] = 0xa2;
+                responder.send_to(&resp, from).unwrap();
+            }
+        });
+        let o = SendOptions {
+            count: Some(15),
+            rate: 0,
+            inform_timeout: Duration::from_millis(200),
+            ..SendOptions::new(GenKind::Snmpinform, to)
+        };
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let r = run(&o, &Stop::new(&flag, Some(Duration::from_secs(10)))).unwrap();
+        t.join().unwrap();
+        let inf = r.informs.unwrap();
+        assert_eq!(r.sent, 15);
+        assert_eq!(inf.acked + inf.unacked, 15);
+        assert!(inf.retried >= 1, "{inf:?}");
+        assert_eq!(inf.unacked, 0, "{inf:?}");
     }
 }

@@ -37,6 +37,12 @@ pub fn rfc3164(ns: u64) -> String {
     format!("{} {d:>2} {h:02}:{mi:02}:{s:02}", MONTHS[(mo - 1) as usize])
 }
 
+/// `Mmm dd hh:mm:ss.mmm` (Cisco IOS with `service timestamps log datetime msec`).
+pub fn rfc3164_millis(ns: u64) -> String {
+    let (_, _, _, _, _, _, us) = civil(ns);
+    format!("{}.{:03}", rfc3164(ns), us / 1000)
+}
+
 /// `yyyy-mm-ddThh:mm:ss.uuuuuuZ` (RFC 5424).
 pub fn rfc5424(ns: u64) -> String {
     let (y, mo, d, h, mi, s, us) = civil(ns);
