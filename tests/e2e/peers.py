@@ -104,6 +104,16 @@ def free_port(proto="udp", host="127.0.0.1"):
     raise RuntimeError("no free port found")
 
 
+def expected_sequences(envelopes):
+    """The sequence numbers a publisher gives these envelopes, in order: one counter per (kind, bucket)."""
+    counters, out = {}, []
+    for e in envelopes:
+        key = (e["kind"], e["bucket"])
+        out.append(counters.get(key, 0))
+        counters[key] = out[-1] + 1
+    return out
+
+
 def unique_name(prefix):
     return f"{prefix}{RUN_TAG}x{next(_counter)}"
 

@@ -56,3 +56,29 @@ def test_no_loop_when_forward_sends_to_a_captured_port(sekiwake, tmp_path):
     assert fwd.destination(fwd_stats, sink.url)["forwarded"] == N
     assert {sport for _, sport, _ in got} == {51400}, "forward sends from its loop-guard port"
     assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
+
+
+def test_a_forwarder_of_one_kind_sees_no_false_bus_gaps(sekiwake, tmp_path):
+    """Sequences run per (publisher, kind, bucket): a forwarder subscribed to syslog only, fed a mixed replay,
+    sees its streams whole."""
+    from peers import mkpcap
+    mkpcap("mixed", tmp_path / "m")
+    pcap = tmp_path / "m-ethernet.pcap"
+    import json
+    expected = json.loads((tmp_path / "m-ethernet.expected.json").read_text())["published"]
+    syslog = [e for e in expected if e["kind"] == "syslog"]
+    assert 0 < len(syslog) < len(expected)
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    sink = UdpSink(tmp_path, count=len(syslog), timeout=20, idle=3).start()
+    fwd = sekiwake.forward(bus, {"syslog": sink.url})
+    cap = sekiwake.capture(pcap=pcap, publish=bus, wait_subscribers=1)
+    cap_rc, cap_stats = cap.wait_exit(30)
+    got = sink.results()
+    fwd.wait_stats(lambda s: s["received"] >= len(syslog), timeout=10)
+    fwd_rc, fwd_stats = fwd.terminate()
+
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
+    assert cap_stats["published"] == len(expected)
+    assert [p for *_, p in got] == [bytes.fromhex(e["payload_hex"]) for e in syslog]
+    assert fwd_stats["received"] == len(syslog)
+    assert fwd_stats["bus_gaps"] == 0

@@ -147,7 +147,13 @@ impl Decoder {
         payload: &'a [u8],
     ) -> Option<Captured<'a>> {
         self.stats.frames += 1;
+        if self.guard_ports.contains(&src.port()) {
+            self.stats.own_traffic += 1;
+            return None;
+        }
         let verdict = self.classifier.classify(dst.port(), payload);
+        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: publish them as the IPv4 they are.
+        let (src, dst) = (canonical(src), canonical(dst));
         accept(&mut self.stats, verdict).map(|class| Captured {
             class,
             ts_ns,
@@ -167,6 +173,10 @@ impl Decoder {
     pub fn classifier(&self) -> &Classifier {
         &self.classifier
     }
+}
+
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 #[derive(Clone, Copy)]
@@ -364,6 +374,16 @@ mod tests {
         let dst: SocketAddr = "127.0.0.1:2055".parse().unwrap();
         assert!(d.datagram(0, src, dst, b"<13>x").is_none());
         assert_eq!(d.stats().mismatched, 1);
+        let guard: SocketAddr = "127.0.0.1:51400".parse().unwrap();
+        let syslog: SocketAddr = "127.0.0.1:514".parse().unwrap();
+        assert!(
+            d.datagram(0, guard, syslog, b"<13>x").is_none(),
+            "a forwarder's own output is never published"
+        );
+        assert_eq!(d.stats().own_traffic, 1);
+        let mapped: SocketAddr = "[::ffff:192.0.2.9]:999".parse().unwrap();
+        let c = d.datagram(0, mapped, syslog, b"<13>x").unwrap();
+        assert_eq!(c.src, "192.0.2.9:999".parse::<SocketAddr>().unwrap());
     }
 
     /// Random and mutated frames on every link type: never a panic, and reassembly stays within its caps.

@@ -12,6 +12,11 @@ use wire::ip::Fragment;
 
 /// Largest payload an IP packet can reassemble to (no jumbograms).
 const MAX_REASSEMBLED: usize = 65535;
+/// Bytes charged per held fragment on top of its data (its allocation and bookkeeping), so that a flood of
+/// tiny fragments is capped too.
+const PART_OVERHEAD: usize = 64;
+/// Fragments per datagram at most: 65 535 bytes over the smallest IPv6 MTU (1280) is 52; more is an attack.
+const MAX_PARTS: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefragConfig {
@@ -41,7 +46,7 @@ pub struct DefragStats {
     pub expired: u64,
     /// Datagrams dropped: overlapping, inconsistent, too large, or evicted by a cap.
     pub dropped: u64,
-    /// Bytes held now.
+    /// Bytes held now (fragment data plus a fixed overhead per fragment).
     pub held_bytes: u64,
     /// The most bytes ever held (stays within `max_bytes`).
     pub peak_bytes: u64,
@@ -61,7 +66,10 @@ struct Pending {
     parts: Vec<(usize, Vec<u8>)>,
     /// Total payload length, once the last fragment is seen.
     total: Option<usize>,
+    /// Payload bytes held.
     bytes: usize,
+    /// What this datagram counts against `max_bytes` (payload plus per-fragment overhead).
+    charged: usize,
     /// Upper-layer protocol from the first fragment (IPv6: the fragment header's next header at offset 0).
     protocol: u8,
 }
@@ -124,10 +132,11 @@ impl Reassembler {
             self.drop_key(&key);
             return Reassembly::Dropped;
         }
+        self.make_room(frag.data.len() + PART_OVERHEAD);
         if !self.pending.contains_key(&key) {
-            self.make_room(frag.data.len());
             self.order.push_back((now_ns, key));
             self.pending.insert(key, new_pending(now_ns));
+            self.compact_order();
         }
         match self.add_part(&key, frag) {
             Err(()) => {
@@ -148,6 +157,9 @@ impl Reassembler {
     /// Stores the part; Ok(true) when the datagram is now complete, Err on overlap or inconsistency.
     fn add_part(&mut self, key: &Key, f: &Fragment<'_>) -> Result<bool, ()> {
         let p = self.pending.get_mut(key).ok_or(())?;
+        if p.parts.len() >= MAX_PARTS {
+            return Err(());
+        }
         let end = f.offset + f.data.len();
         if p.parts
             .iter()
@@ -174,7 +186,8 @@ impl Reassembler {
         }
         p.parts.push((f.offset, f.data.to_vec()));
         p.bytes += f.data.len();
-        self.stats.held_bytes += f.data.len() as u64;
+        p.charged += f.data.len() + PART_OVERHEAD;
+        self.stats.held_bytes += (f.data.len() + PART_OVERHEAD) as u64;
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.stats.held_bytes);
         Ok(p.total.is_some_and(|t| p.bytes == t))
     }
@@ -213,6 +226,16 @@ impl Reassembler {
         n
     }
 
+    /// Drops arrival-order entries of datagrams already completed or dropped once they outnumber the pending
+    /// ones, so the queue stays proportional to what is held.
+    fn compact_order(&mut self) {
+        if self.order.len() > 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.order
+                .retain(|(born, key)| pending.get(key).is_some_and(|p| p.born_ns == *born));
+        }
+    }
+
     /// Evicts the oldest datagrams until `incoming` more bytes and one more datagram fit the caps.
     fn make_room(&mut self, incoming: usize) {
         while self.pending.len() >= self.config.max_datagrams
@@ -237,7 +260,7 @@ impl Reassembler {
 
     fn remove(&mut self, key: &Key) -> Option<Pending> {
         let p = self.pending.remove(key)?;
-        self.stats.held_bytes -= p.bytes as u64;
+        self.stats.held_bytes -= p.charged as u64;
         Some(p)
     }
 
@@ -253,6 +276,7 @@ fn new_pending(now_ns: u64) -> Pending {
         parts: Vec::new(),
         total: None,
         bytes: 0,
+        charged: 0,
         protocol: 0,
     }
 }
@@ -360,11 +384,48 @@ mod tests {
             assert!(r.stats().held_bytes <= 10_000);
         }
         assert_eq!(r.stats().dropped, 995);
+        assert!(
+            r.order.len() <= 2 * 5 + 1024 + 1,
+            "arrival queue stays bounded"
+        );
         assert_eq!(r.expire(2000), 5);
         assert_eq!(
             (r.pending(), r.stats().held_bytes, r.stats().expired),
             (0, 0, 5)
         );
         assert!(r.stats().peak_bytes <= 10_000);
+    }
+
+    #[test]
+    fn many_fragments_of_few_datagrams_stay_under_the_byte_cap() {
+        let cfg = DefragConfig {
+            max_bytes: 100_000,
+            max_datagrams: 1000,
+            timeout_ns: u64::MAX,
+        };
+        let mut r = Reassembler::new(cfg);
+        let data = [0u8; 1000];
+        for id in 0..50 {
+            for k in 0..64 {
+                r.push(1, A, B, &frag(id, k * 1000, true, &data));
+                assert!(r.stats().held_bytes <= 100_000, "id {id} part {k}");
+            }
+        }
+        assert!(r.stats().peak_bytes <= 100_000);
+        // tiny fragments: the per-fragment overhead is charged and the part count is capped
+        let mut r = Reassembler::new(DefragConfig::default());
+        for k in 0..200 {
+            r.push(1, A, B, &frag(9, k * 8, true, &[0u8; 8]));
+        }
+        assert_eq!(
+            r.stats().dropped,
+            1,
+            "past MAX_PARTS the datagram is dropped"
+        );
+        assert_eq!(
+            r.stats().held_bytes as usize,
+            (200 - MAX_PARTS - 1) * (8 + PART_OVERHEAD),
+            "the rest start anew"
+        );
     }
 }

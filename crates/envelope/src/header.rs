@@ -366,7 +366,7 @@ mod doc_example {
              3e68656c6c6f"
         );
         let mut topic = Vec::new();
-        crate::write_topic("syslog", h.src, &mut topic);
+        crate::write_topic("syslog", h.src, crate::exporter_bucket(h.src), &mut topic);
         assert_eq!(topic, b"syslog/b27/192.0.2.10/");
     }
 }

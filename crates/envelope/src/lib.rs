@@ -9,5 +9,5 @@ pub use header::{
     interface_field, Envelope, EnvelopeError, Header, FLAG_IPV6, FLAG_REASSEMBLED, HEADER_LEN,
     MAGIC, VERSION,
 };
-pub use topic::{bucket, write_topic, BUCKETS};
+pub use topic::{bucket, exporter_bucket, write_topic, BUCKETS};
 pub use wire::classify::FLAG_INFORM;

@@ -17,12 +17,16 @@ pub fn bucket(addr_field: &[u8; 16]) -> u8 {
     (h % BUCKETS) as u8
 }
 
-/// Writes the topic of a datagram of `kind_name` from `exporter` into `out` (cleared first).
-pub fn write_topic(kind_name: &str, exporter: IpAddr, out: &mut Vec<u8>) {
+/// The bucket of an exporter address.
+pub fn exporter_bucket(exporter: IpAddr) -> u8 {
+    bucket(&addr_bytes(exporter))
+}
+
+/// Writes the topic of a datagram of `kind_name` from `exporter` (in `bucket`) into `out` (cleared first).
+pub fn write_topic(kind_name: &str, exporter: IpAddr, bucket: u8, out: &mut Vec<u8>) {
     out.clear();
-    let b = bucket(&addr_bytes(exporter));
     // Writing into a Vec cannot fail.
-    let _ = write!(out, "{kind_name}/b{b:02}/{exporter}/");
+    let _ = write!(out, "{kind_name}/b{bucket:02}/{exporter}/");
 }
 
 #[cfg(test)]
@@ -31,7 +35,8 @@ mod tests {
 
     fn topic(kind: &str, a: &str) -> String {
         let mut v = Vec::new();
-        write_topic(kind, a.parse().unwrap(), &mut v);
+        let a = a.parse().unwrap();
+        write_topic(kind, a, exporter_bucket(a), &mut v);
         String::from_utf8(v).unwrap()
     }
 
@@ -50,14 +55,12 @@ mod tests {
 
     #[test]
     fn bucket_is_fnv1a_of_the_mapped_address() {
-        // FNV-1a of 16 zero bytes, worked by hand in docs/wire-format.md's example below.
-        let zero = [0u8; 16];
-        let h = zero.iter().fold(0x811c_9dc5u32, |h, &b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
-        assert_eq!(bucket(&zero), (h % 64) as u8);
-        let a = addr_bytes("192.0.2.10".parse().unwrap());
-        assert_eq!(bucket(&a), bucket(&a));
-        assert!(bucket(&a) < 64);
+        // Values computed independently (Python, from docs/wire-format.md): FNV-1a over the 16 bytes, mod 64.
+        assert_eq!(exporter_bucket("192.0.2.10".parse().unwrap()), 27);
+        assert_eq!(bucket(&[0u8; 16]), 5); // FNV-1a of 16 zero bytes is 0x69691905
+        assert_ne!(
+            exporter_bucket("10.0.0.1".parse().unwrap()),
+            exporter_bucket("10.0.0.2".parse().unwrap())
+        );
     }
 }

@@ -184,10 +184,11 @@ def cmd_sub(args):
                 if len(frames) != 2:
                     raise ValueError("message has %d frames, expected 2" % len(frames))
                 d = decode(frames[0], frames[1], strict=not args.lenient)
-                prev = last_seq.get(d["publisher"])
+                stream = (d["publisher"], d["kind_code"], d["bucket"])  # sequences count per kind and bucket
+                prev = last_seq.get(stream)
                 if prev is not None and d["sequence"] != prev + 1:
                     gaps += 1
-                last_seq[d["publisher"]] = d["sequence"]
+                last_seq[stream] = d["sequence"]
                 out.write(to_json(d) + "\n")
             except ValueError as e:
                 errors += 1

@@ -95,7 +95,9 @@ fn open_sources(cfg: &CaptureConfig, classifier: &Classifier) -> Result<Sources>
 struct Publishing {
     publisher: Publisher,
     id: u64,
-    sequence: u64,
+    /// Next sequence number per (kind, bucket): a subscriber to whole kinds or buckets sees no holes
+    /// unless the bus dropped.
+    sequences: Box<[[u64; envelope::BUCKETS as usize]; 6]>,
     body: Vec<u8>,
     topic: Vec<u8>,
     counters: BusCounters,
@@ -103,6 +105,8 @@ struct Publishing {
 
 impl Publishing {
     fn publish(&mut self, c: &Captured<'_>, iface: &str) {
+        let bucket = envelope::exporter_bucket(c.src.ip());
+        let seq = &mut self.sequences[c.class.kind.index()][usize::from(bucket)];
         let header = Header {
             kind: c.class.kind.code(),
             variant: c.class.variant,
@@ -112,13 +116,13 @@ impl Publishing {
             src_port: c.src.port(),
             dst_port: c.dst.port(),
             publisher: self.id,
-            sequence: self.sequence,
+            sequence: *seq,
             timestamp_ns: c.ts_ns,
             interface: envelope::interface_field(iface),
         };
-        self.sequence += 1;
+        *seq += 1;
         header.encode(c.payload, &mut self.body);
-        envelope::write_topic(c.class.kind.name(), c.src.ip(), &mut self.topic);
+        envelope::write_topic(c.class.kind.name(), c.src.ip(), bucket, &mut self.topic);
         match self.publisher.publish(&self.topic, &self.body) {
             Ok(Sent::Sent) => self.counters.published += 1,
             Ok(Sent::Full) => self.counters.hwm_dropped += 1,
@@ -155,7 +159,7 @@ pub fn run(
     let mut p = Publishing {
         publisher,
         id: cfg.bus.publisher_id.unwrap_or_else(random_id),
-        sequence: 0,
+        sequences: Box::new([[0; envelope::BUCKETS as usize]; 6]),
         body: Vec::with_capacity(65536 + envelope::HEADER_LEN),
         topic: Vec::with_capacity(64),
         counters: BusCounters::default(),

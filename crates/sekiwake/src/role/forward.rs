@@ -24,16 +24,24 @@ struct Route {
     pending: Vec<usize>,
 }
 
-/// Tracks each publisher's next expected sequence number to count datagrams lost on the bus.
+/// Tracks the next expected sequence number of each (publisher, kind, bucket) stream to count datagrams
+/// lost on the bus. Subscriptions cover whole kinds, so every stream seen is seen whole.
 #[derive(Default)]
 struct Gaps {
-    next: HashMap<u64, u64>,
+    next: HashMap<(u64, u8, u8), u64>,
     missing: u64,
 }
 
 impl Gaps {
-    fn see(&mut self, publisher: u64, seq: u64) {
-        let next = self.next.entry(publisher).or_insert(seq);
+    fn publishers(&self) -> usize {
+        let mut ids: Vec<u64> = self.next.keys().map(|k| k.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    fn see(&mut self, stream: (u64, u8, u8), seq: u64) {
+        let next = self.next.entry(stream).or_insert(seq);
         if seq > *next {
             self.missing += seq - *next;
         }
@@ -93,7 +101,12 @@ impl Forwarder {
                 self.report.bad_envelope += 1;
                 continue;
             };
-            self.gaps.see(e.publisher(), e.sequence());
+            let stream = (
+                e.publisher(),
+                e.kind_code(),
+                envelope::bucket(&e.src_field()),
+            );
+            self.gaps.see(stream, e.sequence());
             let kind = e.kind();
             let mut routed = false;
             for r in self
@@ -122,7 +135,7 @@ impl Forwarder {
 
     fn snapshot(&mut self) -> ForwardReport {
         self.report.bus_gaps = self.gaps.missing;
-        self.report.publishers = self.gaps.next.len();
+        self.report.publishers = self.gaps.publishers();
         for (d, r) in self.report.destinations.iter_mut().zip(&self.routes) {
             d.set(r.sink.stats());
         }
@@ -224,10 +237,15 @@ mod tests {
     fn gaps_count_missing_sequences() {
         let mut g = Gaps::default();
         for s in [5, 6, 9, 10] {
-            g.see(1, s);
+            g.see((1, 1, 7), s);
         }
-        g.see(2, 100);
+        g.see((2, 1, 7), 100);
+        // another kind or bucket of the same publisher is its own stream
+        g.see((1, 3, 7), 0);
+        g.see((1, 1, 8), 0);
+        g.see((1, 1, 8), 1);
         assert_eq!(g.missing, 2);
+        assert_eq!(g.publishers(), 2);
     }
 
     #[test]
