@@ -122,3 +122,39 @@ def test_missing_file_is_an_error(tmp_path):
     rc, output = run_check(tmp_path / "does-not-exist.toml")
     assert rc != 0
     assert "does-not-exist.toml" in output
+
+
+def test_roles_run_from_one_file_and_flags_override_it(sekiwake, tmp_path):
+    """capture and forward both read one file; a --port flag replaces the file's port for that kind."""
+    import time
+    from peers import UdpSink, drain_socket, free_port, send_udp
+    file_port, flag_port = free_port("udp"), free_port("udp")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    sink = UdpSink(tmp_path, count=5, timeout=15, idle=3).start()
+    conf = tmp_path / "sekiwake.toml"
+    conf.write_text(f"""
+[capture]
+interfaces = ["lo"]
+[capture.ports]
+syslog = [{file_port}]
+[bus]
+publish = "{bus}"
+subscribe = ["{bus}"]
+[[forward.destination]]
+url = "{sink.url}"
+kinds = ["syslog"]
+""")
+    assert run_check(conf)[0] == 0, run_check(conf)[1]
+    fwd = sekiwake.forward([], {}, config=conf)
+    cap = sekiwake.capture(ifaces=(), ports={"syslog": flag_port}, publish=bus, config=conf, wait_subscribers=1)
+    time.sleep(1.0)  # slow joiner
+    with drain_socket(file_port), drain_socket(flag_port):
+        send_udp([b"<14>to the file's port"] * 3, "127.0.0.1", file_port)
+        send_udp([f"<14>to the flag's port {i}".encode() for i in range(5)], "127.0.0.1", flag_port)
+        got = sink.results()
+    cap_rc, cap_stats = cap.terminate()
+    fwd_rc, fwd_stats = fwd.terminate()
+    assert sorted(p for *_, p in got) == sorted(f"<14>to the flag's port {i}".encode() for i in range(5))
+    assert cap_stats["captured_total"] == 5, "the file's port was replaced by the flag's"
+    assert fwd_stats["destinations"][0]["url"] == sink.url
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()

@@ -73,6 +73,8 @@ pub struct PcapStats {
     pub received: u64,
     pub dropped: u64,
     pub if_dropped: u64,
+    /// Read errors from libpcap.
+    pub errors: u64,
     /// Datagrams cut by the listener's buffer (longer than 64 KiB cannot happen; kept for completeness).
     pub truncated: u64,
 }

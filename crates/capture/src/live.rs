@@ -16,6 +16,13 @@ pub struct LiveInterface {
     name: String,
     cap: Capture<Active>,
     link: LinkType,
+    /// Read errors from libpcap (e.g. the interface went down).
+    errors: u64,
+}
+
+/// This crate does not log; the first read error of an interface goes to stderr once.
+fn warn_first_error(iface: &str, e: &pcap::Error) {
+    eprintln!("capture: reading {iface}: {e} (further errors are counted as pcap_errors)");
 }
 
 impl LiveInterface {
@@ -47,13 +54,24 @@ impl LiveInterface {
             name: name.to_owned(),
             cap,
             link,
+            errors: 0,
         })
     }
 
     fn drain(&mut self, each: &mut dyn FnMut(Packet<'_>)) {
         for _ in 0..BUDGET {
-            let Ok(p) = self.cap.next_packet() else {
-                return;
+            let p = match self.cap.next_packet() {
+                Ok(p) => p,
+                Err(pcap::Error::TimeoutExpired) => return,
+                Err(e) => {
+                    if self.errors == 0 {
+                        warn_first_error(&self.name, &e);
+                    }
+                    self.errors += 1;
+                    // An interface that went away keeps poll(2) readable: do not spin on it.
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    return;
+                }
             };
             let ts = timeval_ns(p.header.ts.tv_sec, p.header.ts.tv_usec, true);
             each(Packet {
@@ -69,6 +87,7 @@ impl LiveInterface {
     }
 
     pub(crate) fn add_stats(&mut self, s: &mut PcapStats) {
+        s.errors += self.errors;
         if let Ok(st) = self.cap.stats() {
             s.received += u64::from(st.received);
             s.dropped += u64::from(st.dropped);

@@ -14,7 +14,7 @@ use crate::config::{parse_port, parse_to, Config, Destination, Endpoint, FamilyN
     about = "Capture syslog, NetFlow/IPFIX, sFlow and SNMP traps; publish them on ZeroMQ; forward them byte-exact"
 )]
 pub struct Cli {
-    /// TOML configuration file (every role reads its section).
+    /// TOML configuration file, read by capture, forward, tap and sink.
     #[arg(short = 'c', long, global = true)]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -109,7 +109,8 @@ pub struct ForwardArgs {
 
 #[derive(Args, Debug)]
 pub struct TapArgs {
-    #[arg(long, default_value = crate::config::DEFAULT_PUBLISH)]
+    /// Bus endpoint (repeatable); default: bus.subscribe from the configuration, else tcp://127.0.0.1:5556.
+    #[arg(long)]
     pub subscribe: Vec<Endpoint>,
     /// Only these kinds (repeatable): a kind, netflow, or all.
     #[arg(long)]

@@ -380,32 +380,101 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Rules that span several values.
+    /// Rules that span several values, or that serde alone cannot say.
     fn check(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let fail = |key: String, needle: &str, message: String| ConfigError {
+            file: file.to_owned(),
+            line: find_key_line(text, needle),
+            key,
+            message,
+        };
+        let c = &self.capture;
+        if c.pcap.is_some() && (!c.interfaces.is_empty() || !c.listen.is_empty()) {
+            let m = "a pcap file replay cannot be combined with interfaces or listeners".to_owned();
+            return Err(fail("capture.pcap".into(), "pcap", m));
+        }
+        if !c.ports.is_empty()
+            && crate::role::capture::classifier(c)
+                .watched()
+                .next()
+                .is_none()
+        {
+            return Err(fail(
+                "capture.ports".into(),
+                "[capture.ports]",
+                "no port is watched".into(),
+            ));
+        }
+        if self.bus.hwm == 0 {
+            let m = "0 means no limit in ZeroMQ: capture could never drop and its memory would grow without bound"
+                .to_owned();
+            return Err(fail("bus.hwm".into(), "hwm", m));
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, d) in self.forward.destination.iter().enumerate() {
+            if d.kinds.is_empty() {
+                return Err(fail(
+                    format!("forward.destination[{i}].kinds"),
+                    "kinds",
+                    "no kind given".into(),
+                ));
+            }
             if !seen.insert(d.url.addr) {
+                let m = format!(
+                    "{} is listed twice: give one destination several kinds instead",
+                    d.url.text
+                );
                 return Err(ConfigError {
-                    file: file.to_owned(),
-                    line: find_line(text, &d.url.text),
-                    key: format!("forward.destination[{i}].url"),
-                    message: format!(
-                        "{} is listed twice: give one destination several kinds instead",
-                        d.url.text
-                    ),
+                    line: nth_line(text, &d.url.text, 2),
+                    ..fail(format!("forward.destination[{i}].url"), "", m)
                 });
             }
+        }
+        self.check_loop_guard(file, text)
+    }
+
+    /// A file that configures both capture and forward describes one host: forward's source port must be one
+    /// capture ignores, or what forward sends would be captured again.
+    fn check_loop_guard(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let same_host = !self.capture.interfaces.is_empty() && !self.forward.destination.is_empty();
+        let port = self.forward.source_port;
+        if same_host && (port == 0 || !self.capture.ignore_source_ports.contains(&port)) {
+            return Err(ConfigError {
+                file: file.to_owned(),
+                line: find_key_line(text, "source_port"),
+                key: "forward.source_port".into(),
+                message: format!(
+                    "{port} is not in capture.ignore_source_ports: capture would publish what forward sends (a loop)"
+                ),
+            });
         }
         Ok(())
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+/// The line of `key =` (or of a literal such as a table header) in the text.
+fn find_key_line(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with(needle)
+                && (needle.starts_with('[') || t[needle.len()..].trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
-fn find_line(text: &str, needle: &str) -> Option<usize> {
-    text.find(needle).map(|o| line_of(text, o))
+/// The line of the `n`-th occurrence of `needle`.
+fn nth_line(text: &str, needle: &str, n: usize) -> Option<usize> {
+    text.match_indices(needle)
+        .nth(n - 1)
+        .map(|(o, _)| line_of(text, o))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 #[cfg(test)]
@@ -468,9 +537,32 @@ mod tests {
         let dup = "[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"all\"]\n\
                    [[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"syslog\"]\n";
         assert!(
-            err(dup).contains("forward.destination[1].url"),
+            err(dup).starts_with("x.toml:5: key `forward.destination[1].url`"),
             "{}",
             err(dup)
+        );
+        let e = err("[bus]\nhwm = 0\n");
+        assert!(e.starts_with("x.toml:2: key `bus.hwm`"), "{e}");
+        let e = err("[capture]\npcap = \"f.pcap\"\ninterfaces = [\"lo\"]\n");
+        assert!(e.starts_with("x.toml:2: key `capture.pcap`"), "{e}");
+        let e = err(
+            "[capture.ports]\nsyslog = []\nnetflow = []\nipfix = []\nsflow = []\nsnmptrap = []\n",
+        );
+        assert!(
+            e.starts_with("x.toml:1: key `capture.ports`: no port"),
+            "{e}"
+        );
+        let e = err("[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = []\n");
+        assert!(
+            e.starts_with("x.toml:3: key `forward.destination[0].kinds`"),
+            "{e}"
+        );
+        let looped = "[capture]\ninterfaces = [\"lo\"]\n[forward]\nsource_port = 0\n\
+                      [[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"all\"]\n";
+        assert!(
+            err(looped).starts_with("x.toml:4: key `forward.source_port`"),
+            "{}",
+            err(looped)
         );
     }
 

@@ -36,6 +36,16 @@ fn signals() -> Result<Arc<AtomicBool>> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let signal = signals()?;
     let cfg_path = cli.config.as_deref();
+    if cfg_path.is_some()
+        && matches!(
+            cli.cmd,
+            Cmd::Send(_) | Cmd::Demo(_) | Cmd::CheckConfig { .. }
+        )
+    {
+        anyhow::bail!(
+            "this command takes no -c/--config (check-config takes the file as its argument)"
+        );
+    }
     match cli.cmd {
         Cmd::Capture(a) => {
             let mut cfg = load(cfg_path)?;
@@ -52,7 +62,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             role::forward::run(&cfg, &Stop::new(&signal, a.stats.duration()), None)?;
         }
         Cmd::Tap(a) => {
-            let endpoints: Vec<String> = a.subscribe.iter().map(|e| e.0.clone()).collect();
+            let cfg = load(cfg_path)?;
+            let chosen = match (a.subscribe.is_empty(), cfg.bus.subscribe.is_empty()) {
+                (false, _) => a.subscribe.clone(),
+                (true, false) => cfg.bus.subscribe.clone(),
+                (true, true) => vec![cfg.bus.publish.clone()],
+            };
+            let endpoints: Vec<String> = chosen.iter().map(|e| e.0.clone()).collect();
             let prefixes = tap_prefixes(&a.kind);
             let d = a.duration.map(std::time::Duration::from_secs_f64);
             role::tap::run(&endpoints, &prefixes, &Stop::new(&signal, d))?;

@@ -38,6 +38,7 @@ pub struct CaptureReport {
     pub pcap_received: u64,
     pub pcap_dropped: u64,
     pub pcap_if_dropped: u64,
+    pub pcap_errors: u64,
     pub listener_truncated: u64,
 }
 
@@ -77,6 +78,7 @@ impl CaptureReport {
             pcap_received: pcap.received,
             pcap_dropped: pcap.dropped,
             pcap_if_dropped: pcap.if_dropped,
+            pcap_errors: pcap.errors,
             listener_truncated: pcap.truncated,
         }
     }

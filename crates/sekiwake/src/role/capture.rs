@@ -187,6 +187,7 @@ pub fn run(
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();
     let mut last_ts = 0u64;
+    let mut failure = None;
     loop {
         let status = sources.poll(POLL_MS, &mut |pkt| {
             last_ts = pkt.ts_ns;
@@ -201,7 +202,12 @@ pub fn run(
             if let Some(c) = captured {
                 p.publish(&c, pkt.iface);
             }
-        })?;
+        });
+        let status = status.unwrap_or_else(|e| {
+            tracing::error!("capture: {e}");
+            failure = Some(e);
+            Status::Ended
+        });
         if reporter.due() {
             decoder.expire(if is_file { last_ts } else { capture::now_ns() });
             p.publisher.poll_subscriptions();
@@ -216,5 +222,8 @@ pub fn run(
     }
     let report = CaptureReport::new(&decoder.stats(), &p.counters, &sources.pcap_stats());
     reporter.finish("capture", &report);
-    Ok(report)
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(report),
+    }
 }

@@ -16,6 +16,8 @@ use crate::metrics::{DestinationReport, ForwardReport, Reporter};
 /// Messages taken off the bus per round before sending.
 const BATCH: usize = 512;
 const IDLE_WAIT_MS: i64 = 100;
+/// At shutdown, how long forward keeps sending what is already queued on its side of the bus.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct Route {
     kinds: Vec<KindSelector>,
@@ -133,6 +135,23 @@ impl Forwarder {
         }
     }
 
+    /// One receive-and-send round; returns how many messages it took off the bus.
+    fn round(&mut self, sub: &Subscriber, batch: &mut Vec<Received>, wait: i64) -> Result<usize> {
+        fill_batch(
+            sub,
+            batch,
+            &mut self.report.bad_envelope,
+            &mut self.report.received,
+            wait,
+        )?;
+        let n = batch.len();
+        if n > 0 {
+            self.forward(batch);
+            batch.clear();
+        }
+        Ok(n)
+    }
+
     fn snapshot(&mut self) -> ForwardReport {
         self.report.bus_gaps = self.gaps.missing;
         self.report.publishers = self.gaps.publishers();
@@ -185,35 +204,39 @@ pub fn run(
     );
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let mut batch: Vec<Received> = Vec::with_capacity(BATCH);
-    while !stop.requested() {
-        fill_batch(
-            &sub,
-            &mut batch,
-            &mut fwd.report.bad_envelope,
-            &mut fwd.report.received,
-        )?;
-        if !batch.is_empty() {
-            fwd.forward(&batch);
-            batch.clear();
-        }
+    let mut failure = None;
+    while !stop.requested() && failure.is_none() {
+        failure = fwd.round(&sub, &mut batch, IDLE_WAIT_MS).err();
         if reporter.due() {
             let snap = fwd.snapshot();
             reporter.report("forward", &snap);
         }
     }
+    // What the bus already handed to this process is forwarded before exit, not lost.
+    let drain_until = std::time::Instant::now() + DRAIN;
+    while failure.is_none() && std::time::Instant::now() < drain_until {
+        match fwd.round(&sub, &mut batch, 0) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => failure = Some(e),
+        }
+    }
     let report = fwd.snapshot();
     reporter.finish("forward", &report);
-    Ok(report)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
 }
 
-/// Waits for the first message, then takes whatever else is queued, up to [`BATCH`].
+/// Waits up to `wait` ms for the first message, then takes whatever else is queued, up to [`BATCH`].
 fn fill_batch(
     sub: &Subscriber,
     batch: &mut Vec<Received>,
     bad: &mut u64,
     received: &mut u64,
+    mut wait: i64,
 ) -> Result<()> {
-    let mut wait = IDLE_WAIT_MS;
     while batch.len() < BATCH {
         match sub.recv(wait)? {
             Recv::Message(m) => batch.push(m),
