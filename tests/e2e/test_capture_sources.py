@@ -93,3 +93,21 @@ def test_several_interfaces_each_envelope_names_its_interface(sekiwake, tmp_path
     assert (by_payload[local]["interface"], by_payload[local]["src"]) == ("lo", "127.0.0.1")
     assert rc == 0, cap.output()
     assert stats["captured_total"] == 2
+
+
+def test_dual_stack_listener_publishes_ipv4_senders_as_ipv4(sekiwake, tmp_path):
+    port = free_port("udp")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    cap = sekiwake.capture("--listen", f"[::]:{port}", ifaces=(), ports={"syslog": port}, publish=bus,
+                           wait_subscribers=1, wait_ready=False)
+    sub = BusSubscriber(tmp_path, bus, count=2, timeout=20).start()  # strict: flags must match the addresses
+    send_udp([b"<14>over IPv4"], "127.0.0.1", port, src="127.0.0.78", sport=41078)
+    send_udp([b"<14>over IPv6"], "::1", port, src="::1", sport=41079)
+    got = sub.wait_done()
+    rc, _ = cap.terminate()
+    by_payload = {bytes.fromhex(g["payload_hex"]): g for g in got}
+    v4, v6 = by_payload[b"<14>over IPv4"], by_payload[b"<14>over IPv6"]
+    assert (v4["src"], v4["dst"], v4["ipv6"]) == ("127.0.0.78", "0.0.0.0", False), sub.output()
+    assert v4["topic"].endswith("/127.0.0.78/")
+    assert (v6["src"], v6["dst"], v6["ipv6"]) == ("::1", "::", True)
+    assert rc == 0, cap.output()

@@ -63,13 +63,17 @@ def test_out_of_order_fragments_in_pcap_are_reassembled(sekiwake, tmp_path, fami
     assert len(payload) == 3000
 
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    cap = sekiwake.capture(pcap=pcap, ports={"syslog": 514}, publish=bus, wait_subscribers=1)
+    sink = UdpSink(tmp_path, count=1, timeout=15).start()
+    cap = sekiwake.capture(pcap=pcap, ports={"syslog": 514}, publish=bus, wait_subscribers=2)
     tap = sekiwake.tap(bus)
+    fwd = sekiwake.forward(bus, {"syslog": sink.url})
     cap_rc, cap_stats = cap.wait_exit(30)
     wait_until(lambda: len(tap.stdout_lines()) >= 1, 10)
     time.sleep(0.3)
     tap.terminate()
     envelopes = tap.json_lines()
+    forwarded = sink.results()
+    fwd.terminate()
 
     assert cap_rc == 0, cap.output()
     assert len(envelopes) == 1, tap.output()
@@ -84,3 +88,4 @@ def test_out_of_order_fragments_in_pcap_are_reassembled(sekiwake, tmp_path, fami
     assert (env["exporter_port"], env["destination_port"]) == (40000, 514)
     assert cap_stats["fragments_reassembled"] == 1
     assert cap_stats["captured_total"] == 1 and cap_stats["published"] == 1
+    assert [p for *_, p in forwarded] == [payload], "forwarded whole and byte-exact"

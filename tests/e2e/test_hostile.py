@@ -84,3 +84,21 @@ def test_live_garbage_on_every_default_port_is_counted_not_fatal(sekiwake, tmp_p
     assert stats["mismatched"] == sent
     assert stats["captured_total"] == 1 and stats["captured"]["syslog"] == 1
     assert stats["malformed"] == 0
+
+
+def test_fragment_flood_stays_within_a_small_memory_cap(sekiwake, tmp_path):
+    """The same hostile file with reassembly capped at 200 kB: the cap holds, the valid datagrams still pass."""
+    pcap = tmp_path / "hostile.pcap"
+    mkpcap("hostile", pcap)
+    conf = tmp_path / "small-defrag.toml"
+    conf.write_text("[capture.defrag]\nmax_bytes = 200000\nmax_datagrams = 1000\ntimeout_secs = 30\n")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    cap = sekiwake.capture(pcap=pcap, publish=bus, wait_subscribers=1, config=conf)
+    sub = BusSubscriber(tmp_path, bus, count=10, timeout=60).start()
+    rc, stats = cap.wait_exit(60)
+    got = sub.wait_done()
+
+    assert rc == 0, cap.output()
+    assert len(got) == 10 and stats["published"] == 10
+    assert 0 < stats["fragments_peak_bytes"] <= 200_000
+    assert stats["fragments_dropped"] >= 20_000 - 1000, "the flood was evicted, not held"

@@ -30,27 +30,25 @@ pub enum Sent {
 /// How long `close` waits to hand queued messages to subscribers.
 const LINGER_MS: i32 = 2000;
 
-/// `ZMQ_XPUB_NODROP`, which the zmq crate does not wrap: sends past the HWM fail with EAGAIN instead of
-/// being dropped silently, so the publisher can count them.
-fn set_xpub_nodrop(sock: &mut zmq::Socket) -> Result<(), BusError> {
-    let on: i32 = 1;
+/// Sets an integer socket option the zmq crate does not wrap (`ZMQ_XPUB_NODROP`, `ZMQ_XPUB_VERBOSE`).
+fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result<(), BusError> {
     // SAFETY: the socket pointer is valid for the socket's lifetime; the option value is a live c_int whose
     // size we pass, as zmq_setsockopt(3) requires.
     let rc = unsafe {
         zmq_sys::zmq_setsockopt(
             sock.as_mut_ptr(),
-            zmq_sys::ZMQ_XPUB_NODROP as i32,
-            (&on as *const i32).cast(),
+            option as i32,
+            (&value as *const i32).cast(),
             std::mem::size_of::<i32>(),
         )
     };
     if rc == 0 {
-        Ok(())
-    } else {
-        Err(BusError::Zmq(zmq::Error::from_raw(unsafe {
-            zmq_sys::zmq_errno()
-        })))
+        return Ok(());
     }
+    // SAFETY: zmq_errno only reads the calling thread's errno.
+    Err(BusError::Zmq(zmq::Error::from_raw(unsafe {
+        zmq_sys::zmq_errno()
+    })))
 }
 
 pub struct Publisher {
@@ -65,7 +63,10 @@ impl Publisher {
         let ctx = zmq::Context::new();
         let mut sock = ctx.socket(zmq::XPUB)?;
         sock.set_sndhwm(hwm)?;
-        set_xpub_nodrop(&mut sock)?;
+        // Sends past the HWM fail with EAGAIN instead of vanishing, so the publisher can count them.
+        set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
+        // Every subscribe request reaches us, duplicates included: `wait_subscribers` counts them all.
+        set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_VERBOSE, 1)?;
         sock.set_linger(LINGER_MS)?;
         sock.set_sndbuf(4 << 20)?;
         sock.bind(endpoint).map_err(|source| BusError::Endpoint {

@@ -154,6 +154,14 @@ impl Decoder {
         let verdict = self.classifier.classify(dst.port(), payload);
         // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: publish them as the IPv4 they are.
         let (src, dst) = (canonical(src), canonical(dst));
+        // A wildcard listener does not learn the datagram's destination address: say "unspecified" in the
+        // sender's family rather than mixing families.
+        let dst = match (dst.ip().is_unspecified(), src.ip()) {
+            (true, std::net::IpAddr::V4(_)) => {
+                SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), dst.port())
+            }
+            _ => dst,
+        };
         accept(&mut self.stats, verdict).map(|class| Captured {
             class,
             ts_ns,
@@ -384,6 +392,9 @@ mod tests {
         let mapped: SocketAddr = "[::ffff:192.0.2.9]:999".parse().unwrap();
         let c = d.datagram(0, mapped, syslog, b"<13>x").unwrap();
         assert_eq!(c.src, "192.0.2.9:999".parse::<SocketAddr>().unwrap());
+        let wildcard: SocketAddr = "[::]:514".parse().unwrap();
+        let c = d.datagram(0, mapped, wildcard, b"<13>x").unwrap();
+        assert_eq!(c.dst, "0.0.0.0:514".parse::<SocketAddr>().unwrap());
     }
 
     /// Random and mutated frames on every link type: never a panic, and reassembly stays within its caps.

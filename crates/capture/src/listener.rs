@@ -70,6 +70,7 @@ impl Listener {
             })?;
             let ts = now_ns();
             for i in 0..n {
+                // An IP socket always reports an IPv4 or IPv6 sender, so nothing is skipped here.
                 let Some((payload, Some(src), truncated)) = self.batch.get(i) else {
                     continue;
                 };

@@ -85,7 +85,8 @@ pub struct CaptureArgs {
     pub hwm: Option<u32>,
     #[arg(long)]
     pub publisher_id: Option<u64>,
-    /// Wait for N subscriptions before reading the source (makes file replays deterministic).
+    /// Wait for N subscribe requests before reading the source (makes file replays deterministic). Each
+    /// subscriber sends one per prefix: a forwarder with destinations for two kinds sends two.
     #[arg(long, default_value_t = 0)]
     pub wait_subscribers: usize,
     #[command(flatten)]

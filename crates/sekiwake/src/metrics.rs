@@ -89,6 +89,8 @@ impl CaptureReport {
 pub struct DestinationReport {
     pub url: String,
     pub kinds: Vec<String>,
+    /// Datagrams routed here: `forwarded + refused + dropped_full + failed`.
+    pub routed: u64,
     pub forwarded: u64,
     pub refused: u64,
     pub dropped_full: u64,
@@ -96,7 +98,8 @@ pub struct DestinationReport {
 }
 
 impl DestinationReport {
-    pub fn set(&mut self, s: SinkStats) {
+    pub fn set(&mut self, routed: u64, s: SinkStats) {
+        self.routed = routed;
         self.forwarded = s.forwarded;
         self.refused = s.refused;
         self.dropped_full = s.dropped_full;

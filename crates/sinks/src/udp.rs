@@ -98,7 +98,7 @@ mod tests {
     use std::net::UdpSocket;
 
     #[test]
-    fn sends_byte_exact_from_the_guard_port() {
+    fn sends_byte_exact_and_destinations_share_a_source_port() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut a = UdpSink::connect(rx.local_addr().unwrap(), 0).unwrap();
         let from = a.socket.local_addr().unwrap().as_socket().unwrap().port();

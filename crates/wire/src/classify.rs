@@ -132,13 +132,25 @@ fn netflow(p: &[u8]) -> Option<Class> {
                 && p.len() >= NFV5_HEADER + count * NFV5_RECORD;
             fits.then(|| class(Kind::NetflowV5, 5))
         }
-        9 => (p.len() >= NFV9_HEADER).then(|| class(Kind::NetflowV9, 9)),
+        9 => v9_fits(p).then(|| class(Kind::NetflowV9, 9)),
         10 => {
             let len = usize::from(be16(p, 2).ok()?);
             (len >= IPFIX_HEADER && len == p.len()).then(|| class(Kind::Ipfix, 10))
         }
         _ => None,
     }
+}
+
+/// A v9 header, then (if anything follows) a flowset whose length fits: at least its own 4-byte header and
+/// no more than what is left.
+fn v9_fits(p: &[u8]) -> bool {
+    if p.len() == NFV9_HEADER {
+        return true;
+    }
+    let Ok(len) = be16(p, NFV9_HEADER + 2) else {
+        return false;
+    };
+    p.len() >= NFV9_HEADER && (4..=p.len() - NFV9_HEADER).contains(&usize::from(len))
 }
 
 const SFLOW_V4_HEADER: usize = 28;
@@ -253,6 +265,21 @@ mod tests {
         let mut v9 = vec![0u8; 20];
         v9[1] = 9;
         assert_eq!(kind_of(Family::Netflow, &v9), Some((Kind::NetflowV9, 9)));
+        v9.extend_from_slice(&[0, 0, 0, 8, 1, 0, 0, 1]); // template flowset of 8 bytes
+        assert_eq!(kind_of(Family::Netflow, &v9), Some((Kind::NetflowV9, 9)));
+        v9[23] = 9;
+        assert_eq!(
+            kind_of(Family::Netflow, &v9),
+            None,
+            "flowset longer than the datagram"
+        );
+        v9[23] = 2;
+        assert_eq!(
+            kind_of(Family::Netflow, &v9),
+            None,
+            "flowset shorter than its header"
+        );
+        assert_eq!(kind_of(Family::Netflow, &v9[..21]), None);
         let mut ipfix = vec![0u8; 16];
         ipfix[1] = 10;
         ipfix[3] = 16;

@@ -57,7 +57,7 @@ fn bind_receiver(port: u16) -> Result<UdpSocket> {
 }
 
 fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBool>) {
-    let mut marks = vec![false; count as usize];
+    let mut marks = vec![0u64; (count as usize).div_ceil(64)];
     let mut batch = RecvBatch::new(64, 2048);
     let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
     while !stop.load(Ordering::Relaxed) {
@@ -71,9 +71,14 @@ fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBoo
                 continue;
             };
             seen.total.fetch_add(1, Ordering::Relaxed);
-            match gen::syslog::seq_of(msg).and_then(|s| marks.get_mut(s as usize)) {
-                Some(m) if !*m => {
-                    *m = true;
+            let seq = gen::syslog::seq_of(msg).filter(|&s| s < count);
+            match seq.and_then(|s| {
+                marks
+                    .get_mut((s / 64) as usize)
+                    .map(|w| (w, 1u64 << (s % 64)))
+            }) {
+                Some((w, bit)) if *w & bit == 0 => {
+                    *w |= bit;
                     seen.unique.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {

@@ -22,6 +22,7 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 struct Route {
     kinds: Vec<KindSelector>,
     sink: UdpSink,
+    routed: u64,
     /// Indexes into the current batch.
     pending: Vec<usize>,
 }
@@ -77,6 +78,7 @@ fn open_routes(cfg: &Config) -> Result<Vec<Route>> {
             Ok(Route {
                 kinds: d.kinds.clone(),
                 sink,
+                routed: 0,
                 pending: Vec::new(),
             })
         })
@@ -130,6 +132,7 @@ impl Forwarder {
                 .iter()
                 .filter_map(|&i| views[i].as_ref().map(|e| e.payload()))
                 .collect();
+            r.routed += payloads.len() as u64;
             r.sink.send(&payloads);
             r.pending.clear();
         }
@@ -156,7 +159,7 @@ impl Forwarder {
         self.report.bus_gaps = self.gaps.missing;
         self.report.publishers = self.gaps.publishers();
         for (d, r) in self.report.destinations.iter_mut().zip(&self.routes) {
-            d.set(r.sink.stats());
+            d.set(r.routed, r.sink.stats());
         }
         self.report.clone()
     }
