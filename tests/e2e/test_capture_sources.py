@@ -111,3 +111,38 @@ def test_dual_stack_listener_publishes_ipv4_senders_as_ipv4(sekiwake, tmp_path):
     assert v4["topic"].endswith("/127.0.0.78/")
     assert (v6["src"], v6["dst"], v6["ipv6"]) == ("::1", "::", True)
     assert rc == 0, cap.output()
+
+
+def test_any_interface_and_sigint_end_with_final_counters(sekiwake, tmp_path):
+    import signal
+    from peers import drain_socket
+    port = free_port("udp")
+    cap = sekiwake.capture(ifaces=("any",), ports={"syslog": port})
+    with drain_socket(port):
+        send_udp([b"<14>one", b"<14>two", b"<14>three"], "127.0.0.1", port)
+        cap.wait_stats(lambda s: s["captured_total"] >= 3, timeout=10)
+        time.sleep(0.3)
+    rc = cap.stop(signal.SIGINT, 15)
+    stats = cap.stats()
+    assert rc == 0, cap.output()
+    assert stats["captured_total"] == 3, "on `any`, each datagram on lo is seen once"
+    assert "capture final:" in cap.output()
+
+
+def test_tap_kind_filter_follows_the_topic_prefixes(sekiwake, tmp_path):
+    import json
+    from peers import mkpcap, wait_until
+    mkpcap("mixed", tmp_path / "m")
+    expected = json.loads((tmp_path / "m-ethernet.expected.json").read_text())["published"]
+    netflow = [e for e in expected if e["kind"] in ("netflow-v5", "netflow-v9")]
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    cap = sekiwake.capture(pcap=tmp_path / "m-ethernet.pcap", publish=bus, wait_subscribers=1)
+    tap = sekiwake.tap(bus, "netflow")
+    rc, _ = cap.wait_exit(30)
+    wait_until(lambda: len(tap.stdout_lines()) >= len(netflow), 10)
+    time.sleep(0.3)
+    tap.terminate()
+    got = tap.json_lines()
+    assert rc == 0, cap.output()
+    assert [(g["kind"], g["payload_hex"]) for g in got] == [(e["kind"], e["payload_hex"]) for e in netflow]
+    assert all("payload_text" not in g for g in got), "payload as text is for syslog only"
