@@ -82,3 +82,26 @@ def test_a_forwarder_of_one_kind_sees_no_false_bus_gaps(sekiwake, tmp_path):
     assert [p for *_, p in got] == [bytes.fromhex(e["payload_hex"]) for e in syslog]
     assert fwd_stats["received"] == len(syslog)
     assert fwd_stats["bus_gaps"] == 0
+
+
+def test_loop_guard_spares_another_hosts_forwarder(sekiwake, tmp_path):
+    """Chained relays: a forwarder on host A (source port 51400) sends to sekiwake listening on host B. B
+    ignores only its own host's port-51400 traffic, not A's."""
+    from peers import BusSubscriber, NetnsPair, require_programs, send_udp
+    require_programs("ip")
+    port = 5514
+    bus = f"ipc://{tmp_path}/bus.sock"
+    with NetnsPair() as ns:
+        cap = sekiwake.capture("--listen", f"0.0.0.0:{port}", ifaces=(), ports={"syslog": port}, publish=bus,
+                               netns=ns.ns_b, wait_subscribers=1, wait_ready=False)
+        sub = BusSubscriber(tmp_path, bus, count=1, timeout=10).start()
+        send_udp([b"<14>from A's forwarder"], ns.b4, port, src=ns.a4, sport=51400, netns=ns.ns_a)
+        send_udp([b"<14>from B's own forwarder"], "127.0.0.1", port, src="127.0.0.1", sport=51400, netns=ns.ns_b)
+        send_udp([b"<14>from B's own address"], ns.b4, port, src=ns.b4, sport=51400, netns=ns.ns_b)
+        got = sub.wait_done()
+        stats = cap.wait_stats(lambda s: s["own_traffic"] >= 2, timeout=10)
+        rc, stats = cap.terminate()
+    assert [bytes.fromhex(g["payload_hex"]) for g in got] == [b"<14>from A's forwarder"]
+    assert got[0]["src"] == ns.a4
+    assert stats["captured_total"] == 1 and stats["own_traffic"] == 2
+    assert rc == 0, cap.output()

@@ -10,6 +10,7 @@ use wire::link::{self, LinkType};
 use wire::udp;
 
 use crate::defrag::{DefragConfig, DefragStats, Reassembler, Reassembly};
+use crate::guard::LoopGuard;
 
 /// A datagram that passed classification, ready to publish. `payload` borrows the frame or the reassembly
 /// buffer.
@@ -53,17 +54,17 @@ impl DecodeStats {
 pub struct Decoder {
     classifier: Classifier,
     defrag: Reassembler,
-    /// Source ports whose datagrams are a forwarder's own output (loop guard).
-    guard_ports: Vec<u16>,
+    /// Recognises a local forwarder's own output (loop guard).
+    guard: LoopGuard,
     stats: DecodeStats,
 }
 
 impl Decoder {
-    pub fn new(classifier: Classifier, defrag: DefragConfig, guard_ports: Vec<u16>) -> Self {
+    pub fn new(classifier: Classifier, defrag: DefragConfig, guard: LoopGuard) -> Self {
         Self {
             classifier,
             defrag: Reassembler::new(defrag),
-            guard_ports,
+            guard,
             stats: DecodeStats::default(),
         }
     }
@@ -108,7 +109,7 @@ impl Decoder {
             Transport::Fragment(f) => {
                 let ctx = Ctx {
                     classifier: &self.classifier,
-                    guard: &self.guard_ports,
+                    guard: &self.guard,
                     stats: &mut self.stats,
                 };
                 fragment(&mut self.defrag, ctx, ts_ns, (ip.src, ip.dst), &f)
@@ -132,7 +133,7 @@ impl Decoder {
         };
         let ctx = Ctx {
             classifier: &self.classifier,
-            guard: &self.guard_ports,
+            guard: &self.guard,
             stats: &mut self.stats,
         };
         classify(ctx, meta, seg)
@@ -147,7 +148,7 @@ impl Decoder {
         payload: &'a [u8],
     ) -> Option<Captured<'a>> {
         self.stats.frames += 1;
-        if self.guard_ports.contains(&src.port()) {
+        if self.guard.is_own(src) {
             self.stats.own_traffic += 1;
             return None;
         }
@@ -198,7 +199,7 @@ struct Meta {
 /// What classification needs from the decoder, borrowed apart from the reassembler.
 struct Ctx<'d> {
     classifier: &'d Classifier,
-    guard: &'d [u16],
+    guard: &'d LoopGuard,
     stats: &'d mut DecodeStats,
 }
 
@@ -254,7 +255,7 @@ fn classify<'a>(ctx: Ctx<'_>, m: Meta, segment: &'a [u8]) -> Option<Captured<'a>
         stats.malformed += 1;
         return None;
     };
-    if guard.contains(&d.src_port) {
+    if guard.is_own(SocketAddr::new(m.src, d.src_port)) {
         stats.own_traffic += 1;
         return None;
     }
@@ -314,7 +315,11 @@ mod tests {
     }
 
     fn decoder() -> Decoder {
-        Decoder::new(Classifier::default(), DefragConfig::default(), vec![51400])
+        Decoder::new(
+            Classifier::default(),
+            DefragConfig::default(),
+            LoopGuard::new(vec![51400], vec!["192.0.2.1".parse().unwrap()]),
+        )
     }
 
     #[test]
@@ -412,7 +417,7 @@ mod tests {
             max_datagrams: 64,
             timeout_ns: 1_000_000,
         };
-        let mut d = Decoder::new(Classifier::default(), cfg, vec![]);
+        let mut d = Decoder::new(Classifier::default(), cfg, LoopGuard::default());
         let template = eth_ipv4_udp(40000, 514, b"<13>hello world");
         let links = [
             LinkType::ETHERNET,

@@ -1,16 +1,19 @@
-//! The BPF program for live capture: UDP to the watched ports, not from a forwarder's loop-guard port, plus
-//! every IP fragment (non-first fragments carry no UDP header, so a port filter alone would lose them).
+//! The BPF program for live capture: UDP to the watched ports, except a local forwarder's own output (the
+//! loop guard), plus every IP fragment (non-first fragments carry no UDP header, so a port filter alone would
+//! lose them).
 
 use wire::classify::Classifier;
 
-pub fn build(classifier: &Classifier, guard_ports: &[u16]) -> String {
+use crate::guard::LoopGuard;
+
+pub fn build(classifier: &Classifier, guard: &LoopGuard) -> String {
     let ports: Vec<String> = classifier
         .watched()
         .map(|(p, _)| format!("dst port {p}"))
         .collect();
     let mut udp = format!("udp and ({})", ports.join(" or "));
-    for g in guard_ports {
-        udp.push_str(&format!(" and not src port {g}"));
+    if let Some(own) = guard.bpf() {
+        udp.push_str(&format!(" and not ({own})"));
     }
     format!("({udp}) or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)")
 }
@@ -25,11 +28,11 @@ mod tests {
         let mut c = Classifier::empty();
         c.set(514, Family::Syslog);
         c.set(2055, Family::Netflow);
-        let f = build(&c, &[51400]);
+        let f = build(&c, &LoopGuard::new(vec![51400], vec![]));
         assert_eq!(
             f,
-            "(udp and (dst port 514 or dst port 2055) and not src port 51400) or (ip and ip[6:2] & 0x3fff != 0) \
-             or (ip6 and ip6[6] == 44)"
+            "(udp and (dst port 514 or dst port 2055) and not ((src port 51400) and (src net 127.0.0.0/8 or \
+             src host ::1))) or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)"
         );
     }
 }

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod defrag;
 mod file;
 pub mod filter;
+pub mod guard;
 mod listener;
 mod live;
 
@@ -14,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use decode::{Captured, DecodeStats, Decoder};
 pub use defrag::DefragConfig;
 pub use file::FileSource;
+pub use guard::LoopGuard;
 pub use listener::Listener;
 pub use live::LiveInterface;
 use wire::link::LinkType;

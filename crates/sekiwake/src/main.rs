@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod histogram;
 mod metrics;
 mod role;
 

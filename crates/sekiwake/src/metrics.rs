@@ -118,6 +118,9 @@ pub struct ForwardReport {
     /// Sequence numbers skipped by publishers: datagrams lost on the bus before they reached us.
     pub bus_gaps: u64,
     pub publishers: usize,
+    /// From capture (the envelope's timestamp) to the end of the send, per datagram forwarded. Meaningful for
+    /// live capture; a file replay carries the file's old timestamps.
+    pub latency_ns: crate::histogram::Percentiles,
     pub destinations: Vec<DestinationReport>,
 }
 

@@ -184,10 +184,26 @@ mod tests {
             Ok(Some(&[0x45u8][..]))
         );
         assert_eq!(network_layer(LinkType::RAW, &[0x25]), Ok(None));
-        assert_eq!(network_layer(LinkType::IPV4, &[0x45]), Ok(Some(&[0x45u8][..])));
-        assert_eq!(network_layer(LinkType::IPV6, &[0x60]), Ok(Some(&[0x60u8][..])));
-        assert_eq!(network_layer(LinkType::LOOP, &[0, 0, 0, 2, 0x45]), Ok(Some(&[0x45u8][..])));
-        assert_eq!(network_layer(LinkType::LOOP, &[0, 0, 0, 7, 0x45]), Ok(None), "not an IP family");
-        assert!(network_layer(LinkType(147), &[0x45]).is_err(), "unknown link types are refused, not guessed");
+        assert_eq!(
+            network_layer(LinkType::IPV4, &[0x45]),
+            Ok(Some(&[0x45u8][..]))
+        );
+        assert_eq!(
+            network_layer(LinkType::IPV6, &[0x60]),
+            Ok(Some(&[0x60u8][..]))
+        );
+        assert_eq!(
+            network_layer(LinkType::LOOP, &[0, 0, 0, 2, 0x45]),
+            Ok(Some(&[0x45u8][..]))
+        );
+        assert_eq!(
+            network_layer(LinkType::LOOP, &[0, 0, 0, 7, 0x45]),
+            Ok(None),
+            "not an IP family"
+        );
+        assert!(
+            network_layer(LinkType(147), &[0x45]).is_err(),
+            "unknown link types are refused, not guessed"
+        );
     }
 }

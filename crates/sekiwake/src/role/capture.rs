@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bus::{Publisher, Sent};
 use capture::{
-    filter, Body, Captured, Decoder, DefragConfig, FileSource, Listener, LiveInterface, Sources,
-    Status,
+    filter, Body, Captured, Decoder, DefragConfig, FileSource, Listener, LiveInterface, LoopGuard,
+    Sources, Status,
 };
 use envelope::{Header, FLAG_REASSEMBLED};
 use wire::classify::Classifier;
@@ -51,7 +51,11 @@ fn defrag_config(cfg: &CaptureConfig) -> DefragConfig {
     }
 }
 
-fn open_sources(cfg: &CaptureConfig, classifier: &Classifier) -> Result<Sources> {
+fn open_sources(
+    cfg: &CaptureConfig,
+    classifier: &Classifier,
+    guard: &LoopGuard,
+) -> Result<Sources> {
     if let Some(path) = &cfg.pcap {
         if !cfg.interfaces.is_empty() || !cfg.listen.is_empty() {
             bail!("a pcap file replay cannot be combined with interfaces or listeners");
@@ -63,7 +67,7 @@ fn open_sources(cfg: &CaptureConfig, classifier: &Classifier) -> Result<Sources>
             "nothing to capture: give an interface (-i), a file (--pcap) or a listener (--listen)"
         );
     }
-    let bpf = filter::build(classifier, &cfg.ignore_source_ports);
+    let bpf = filter::build(classifier, guard);
     let buffer = i32::try_from(u64::from(cfg.buffer_mib) << 20).unwrap_or(i32::MAX);
     let snaplen = i32::try_from(cfg.snaplen).unwrap_or(i32::MAX);
     let interfaces = cfg
@@ -153,7 +157,8 @@ pub fn run(
     shared: Option<Arc<Mutex<CaptureReport>>>,
 ) -> Result<CaptureReport> {
     let classifier = classifier(&cfg.capture);
-    let mut sources = open_sources(&cfg.capture, &classifier)?;
+    let guard = LoopGuard::for_this_host(cfg.capture.ignore_source_ports.clone());
+    let mut sources = open_sources(&cfg.capture, &classifier, &guard)?;
     let publisher = Publisher::bind(&cfg.bus.publish.0, cfg.bus.hwm.min(i32::MAX as u32) as i32)
         .with_context(|| format!("publish on {}", cfg.bus.publish.0))?;
     let mut p = Publishing {
@@ -168,7 +173,7 @@ pub fn run(
         "capture: publishing on {} as publisher {:016x}; filter: {}",
         cfg.bus.publish.0,
         p.id,
-        filter::build(&classifier, &cfg.capture.ignore_source_ports)
+        filter::build(&classifier, &guard)
     );
     if opts.wait_subscribers > 0 {
         let n = p
@@ -179,11 +184,7 @@ pub fn run(
     if let Some(r) = &opts.ready {
         r.store(true, Ordering::Relaxed);
     }
-    let mut decoder = Decoder::new(
-        classifier,
-        defrag_config(&cfg.capture),
-        cfg.capture.ignore_source_ports.clone(),
-    );
+    let mut decoder = Decoder::new(classifier, defrag_config(&cfg.capture), guard);
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();
     let mut last_ts = 0u64;

@@ -89,6 +89,9 @@ fn open_routes(cfg: &Config) -> Result<Vec<Route>> {
 struct Forwarder {
     routes: Vec<Route>,
     gaps: Gaps,
+    latency: crate::histogram::Histogram,
+    /// Capture timestamps of the batch's routed envelopes, for the latency histogram.
+    stamps: Vec<u64>,
     report: ForwardReport,
 }
 
@@ -122,6 +125,9 @@ impl Forwarder {
                 routed = true;
             }
             self.report.unrouted += u64::from(!routed);
+            if routed {
+                self.stamps.push(e.timestamp_ns());
+            }
         }
         for r in &mut self.routes {
             if r.pending.is_empty() {
@@ -135,6 +141,10 @@ impl Forwarder {
             r.routed += payloads.len() as u64;
             r.sink.send(&payloads);
             r.pending.clear();
+        }
+        let sent_at = capture::now_ns();
+        for ts in self.stamps.drain(..) {
+            self.latency.record(sent_at.saturating_sub(ts));
         }
     }
 
@@ -158,6 +168,7 @@ impl Forwarder {
     fn snapshot(&mut self) -> ForwardReport {
         self.report.bus_gaps = self.gaps.missing;
         self.report.publishers = self.gaps.publishers();
+        self.report.latency_ns = self.latency.percentiles();
         for (d, r) in self.report.destinations.iter_mut().zip(&self.routes) {
             d.set(r.routed, r.sink.stats());
         }
@@ -185,6 +196,8 @@ pub fn run(
     let mut fwd = Forwarder {
         routes: open_routes(cfg)?,
         gaps: Gaps::default(),
+        latency: Default::default(),
+        stamps: Vec::with_capacity(BATCH),
         report: ForwardReport {
             role: "forward",
             destinations: cfg
