@@ -100,6 +100,13 @@ impl Default for Settings {
     }
 }
 
+/// What every generator needs for one datagram: the clock, the settings and the exporter's random stream.
+pub struct Ctx<'a> {
+    pub now_ns: u64,
+    pub settings: &'a Settings,
+    pub rng: &'a mut Rng,
+}
+
 /// The state of one simulated exporter.
 pub struct Exporter {
     pub kind: GenKind,
@@ -131,25 +138,20 @@ impl Exporter {
         out.clear();
         let n = self.datagrams;
         self.datagrams += 1;
+        let cx = &mut Ctx {
+            now_ns,
+            settings: s,
+            rng: &mut self.rng,
+        };
         match self.kind {
-            GenKind::Syslog => {
-                syslog::message(s.syslog_format, seq, now_ns, s.size, &mut self.rng, out)
-            }
-            GenKind::NetflowV5 => {
-                netflow::v5(&mut self.state, self.addr, now_ns, s, &mut self.rng, out)
-            }
-            GenKind::NetflowV9 => {
-                netflow::v9(&mut self.state, self.addr, now_ns, s, &mut self.rng, out)
-            }
-            GenKind::Ipfix => {
-                netflow::ipfix(&mut self.state, self.addr, now_ns, s, &mut self.rng, out)
-            }
-            GenKind::Sflow => {
-                sflow::datagram(&mut self.sflow, self.addr, n, now_ns, s, &mut self.rng, out)
-            }
-            GenKind::SnmptrapV1 => snmp::trap_v1(self.addr, seq, now_ns, s, &mut self.rng, out),
-            GenKind::SnmptrapV2c => snmp::trap_v2c(false, seq, now_ns, s, &mut self.rng, out),
-            GenKind::Snmpinform => snmp::trap_v2c(true, seq, now_ns, s, &mut self.rng, out),
+            GenKind::Syslog => syslog::message(s.syslog_format, seq, now_ns, s.size, cx.rng, out),
+            GenKind::NetflowV5 => netflow::v5(&mut self.state, cx, out),
+            GenKind::NetflowV9 => netflow::v9(&mut self.state, cx, out),
+            GenKind::Ipfix => netflow::ipfix(&mut self.state, cx, out),
+            GenKind::Sflow => sflow::datagram(&mut self.sflow, self.addr, n, cx, out),
+            GenKind::SnmptrapV1 => snmp::trap_v1(self.addr, seq, cx, out),
+            GenKind::SnmptrapV2c => snmp::trap_v2c(false, seq, cx, out),
+            GenKind::Snmpinform => snmp::trap_v2c(true, seq, cx, out),
         }
     }
 }

@@ -3,10 +3,8 @@
 //! v9 and IPFIX: each exporter has `domains` observation domains (source ids) used in turn; a domain's first
 //! datagram, and every `template_every`-th after it, carries its template set ahead of the data.
 
-use std::net::Ipv4Addr;
-
 use crate::flows::{self, Flow};
-use crate::{Rng, Settings};
+use crate::{Ctx, Settings};
 
 /// Milliseconds the simulated router has been up when the run starts.
 const BOOT_UPTIME_MS: u64 = 86_400_000;
@@ -70,14 +68,8 @@ const V5_HEADER: usize = 24;
 const V5_RECORD: usize = 48;
 const V5_MAX: usize = 30;
 
-pub fn v5(
-    st: &mut DomainState,
-    _addr: Ipv4Addr,
-    now_ns: u64,
-    s: &Settings,
-    rng: &mut Rng,
-    o: &mut Vec<u8>,
-) {
+pub fn v5(st: &mut DomainState, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
+    let (now_ns, s) = (cx.now_ns, cx.settings);
     let n = ((s.target_bytes.saturating_sub(V5_HEADER)) / V5_RECORD).clamp(1, V5_MAX);
     let uptime = st.uptime_ms(now_ns);
     put16(o, 5);
@@ -90,7 +82,7 @@ pub fn v5(
     put16(o, 0); // not sampled
     st.v5_flows = st.v5_flows.wrapping_add(n as u32);
     for _ in 0..n {
-        v5_record(&flows::random(rng), uptime, o);
+        v5_record(&flows::random(cx.rng), uptime, o);
     }
 }
 
@@ -142,14 +134,8 @@ fn template_due(d: &Domain, s: &Settings) -> bool {
     d.datagrams.is_multiple_of(s.template_every.max(1))
 }
 
-pub fn v9(
-    st: &mut DomainState,
-    _addr: Ipv4Addr,
-    now_ns: u64,
-    s: &Settings,
-    rng: &mut Rng,
-    o: &mut Vec<u8>,
-) {
+pub fn v9(st: &mut DomainState, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
+    let (now_ns, s) = (cx.now_ns, cx.settings);
     let uptime = st.uptime_ms(now_ns);
     let (i, d) = st.take_domain();
     let with_template = template_due(d, s);
@@ -180,7 +166,7 @@ pub fn v9(
     put16(o, TEMPLATE_ID);
     put16(o, 0);
     for _ in 0..n {
-        v9_record(&flows::random(rng), uptime, o);
+        v9_record(&flows::random(cx.rng), uptime, o);
     }
     while !(o.len() - set_at).is_multiple_of(4) {
         o.push(0);
@@ -229,14 +215,8 @@ const IPFIX_FIELDS: [(u16, u16); 13] = [
 const IPFIX_RECORD: usize = 55;
 const IPFIX_TEMPLATE_SET: u16 = 2;
 
-pub fn ipfix(
-    st: &mut DomainState,
-    _addr: Ipv4Addr,
-    now_ns: u64,
-    s: &Settings,
-    rng: &mut Rng,
-    o: &mut Vec<u8>,
-) {
+pub fn ipfix(st: &mut DomainState, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
+    let (now_ns, s) = (cx.now_ns, cx.settings);
     let (i, d) = st.take_domain();
     let with_template = template_due(d, s);
     d.datagrams += 1;
@@ -262,7 +242,7 @@ pub fn ipfix(
     put16(o, (SET_HEADER + n * IPFIX_RECORD) as u16);
     let now_ms = now_ns / 1_000_000;
     for _ in 0..n {
-        ipfix_record(&flows::random(rng), now_ms, o);
+        ipfix_record(&flows::random(cx.rng), now_ms, o);
     }
     debug_assert_eq!(o.len() - set_at, SET_HEADER + n * IPFIX_RECORD);
     d.sequence = d.sequence.wrapping_add(n as u32);
@@ -287,6 +267,7 @@ fn ipfix_record(f: &Flow, now_ms: u64, o: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Rng;
 
     const NOW: u64 = 1_764_000_000_000_000_000;
 
@@ -302,7 +283,15 @@ mod tests {
         let mut with_template = Vec::new();
         for _ in 0..7 {
             let mut o = Vec::new();
-            v9(&mut st, Ipv4Addr::LOCALHOST, NOW, &s, &mut rng, &mut o);
+            v9(
+                &mut st,
+                &mut Ctx {
+                    now_ns: NOW,
+                    settings: &s,
+                    rng: &mut rng,
+                },
+                &mut o,
+            );
             with_template.push(o[20..22] == [0, 0]);
             assert!(o.len() <= 1400 && o.len() > 1300, "{}", o.len());
             let count = u16::from_be_bytes([o[2], o[3]]);
@@ -323,7 +312,15 @@ mod tests {
         let mut seq = [0u32; 2];
         for k in 0..6 {
             let mut o = Vec::new();
-            ipfix(&mut st, Ipv4Addr::LOCALHOST, NOW, &s, &mut rng, &mut o);
+            ipfix(
+                &mut st,
+                &mut Ctx {
+                    now_ns: NOW,
+                    settings: &s,
+                    rng: &mut rng,
+                },
+                &mut o,
+            );
             assert_eq!(usize::from(u16::from_be_bytes([o[2], o[3]])), o.len());
             let domain = u32::from_be_bytes([o[12], o[13], o[14], o[15]]);
             assert_eq!(domain as usize, k % 2 + 1);
@@ -340,10 +337,26 @@ mod tests {
         let mut st = DomainState::new(1);
         let mut rng = Rng::new(3);
         let mut o = Vec::new();
-        v5(&mut st, Ipv4Addr::LOCALHOST, NOW, &s, &mut rng, &mut o);
+        v5(
+            &mut st,
+            &mut Ctx {
+                now_ns: NOW,
+                settings: &s,
+                rng: &mut rng,
+            },
+            &mut o,
+        );
         assert_eq!(o.len(), 24 + 28 * 48);
         let mut o2 = Vec::new();
-        v5(&mut st, Ipv4Addr::LOCALHOST, NOW, &s, &mut rng, &mut o2);
+        v5(
+            &mut st,
+            &mut Ctx {
+                now_ns: NOW,
+                settings: &s,
+                rng: &mut rng,
+            },
+            &mut o2,
+        );
         assert_eq!(u32::from_be_bytes([o2[16], o2[17], o2[18], o2[19]]), 28);
     }
 }

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::flows::{self, Flow};
-use crate::{Rng, Settings};
+use crate::{Ctx, Rng};
 
 const SAMPLING_RATE: u32 = 1000;
 const HEADER_BYTES: usize = 128;
@@ -40,15 +40,9 @@ fn put64(o: &mut Vec<u8>, v: u64) {
     o.extend_from_slice(&v.to_be_bytes());
 }
 
-pub fn datagram(
-    st: &mut AgentState,
-    agent: Ipv4Addr,
-    n: u64,
-    now_ns: u64,
-    s: &Settings,
-    rng: &mut Rng,
-    o: &mut Vec<u8>,
-) {
+/// Datagram number `n` of `agent`.
+pub fn datagram(st: &mut AgentState, agent: Ipv4Addr, n: u64, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
+    let (now_ns, s, rng) = (cx.now_ns, cx.settings, &mut *cx.rng);
     let start = *st.start_ns.get_or_insert(now_ns);
     let uptime = (86_400_000 + now_ns.saturating_sub(start) / 1_000_000) as u32;
     let counters = n.is_multiple_of(COUNTERS_EVERY);
@@ -179,6 +173,7 @@ fn counter_sample(st: &mut AgentState, o: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Settings;
 
     #[test]
     fn layout() {
@@ -186,15 +181,12 @@ mod tests {
         let mut st = AgentState::default();
         let mut rng = Rng::new(5);
         let mut o = Vec::new();
-        datagram(
-            &mut st,
-            Ipv4Addr::new(127, 0, 0, 7),
-            0,
-            1_764_000_000_000_000_000,
-            &s,
-            &mut rng,
-            &mut o,
-        );
+        let mut cx = Ctx {
+            now_ns: 1_764_000_000_000_000_000,
+            settings: &s,
+            rng: &mut rng,
+        };
+        datagram(&mut st, Ipv4Addr::new(127, 0, 0, 7), 0, &mut cx, &mut o);
         let samples = u32::from_be_bytes([o[24], o[25], o[26], o[27]]) as usize;
         assert!(o.len() <= DATAGRAM_HEADER + (samples - 1) * FLOW_SAMPLE + COUNTER_SAMPLE);
         assert!(o.len() <= 1400);

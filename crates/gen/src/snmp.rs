@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 
 use crate::ber::{int, octets, oid, tlv, uint};
-use crate::{Rng, Settings};
+use crate::Ctx;
 
 const SEQUENCE: u8 = 0x30;
 const INTEGER: u8 = 0x02;
@@ -62,14 +62,8 @@ pub fn request_id(seq: u64) -> i32 {
     ((seq % 0x7fff_fffe) + 1) as i32
 }
 
-pub fn trap_v1(
-    agent: Ipv4Addr,
-    seq: u64,
-    now_ns: u64,
-    s: &Settings,
-    rng: &mut Rng,
-    o: &mut Vec<u8>,
-) {
+pub fn trap_v1(agent: Ipv4Addr, seq: u64, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
+    let (now_ns, s, rng) = (cx.now_ns, cx.settings, &mut *cx.rng);
     let if_index = rng.range(1, 48) as u32;
     let up = rng.chance(50);
     tlv(o, SEQUENCE, |m| {
@@ -86,7 +80,8 @@ pub fn trap_v1(
     });
 }
 
-pub fn trap_v2c(inform: bool, seq: u64, now_ns: u64, s: &Settings, rng: &mut Rng, o: &mut Vec<u8>) {
+pub fn trap_v2c(inform: bool, seq: u64, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
+    let (now_ns, s, rng) = (cx.now_ns, cx.settings, &mut *cx.rng);
     let if_index = rng.range(1, 48) as u32;
     let up = rng.chance(50);
     tlv(o, SEQUENCE, |m| {
@@ -154,13 +149,23 @@ pub fn response_request_id(b: &[u8]) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Rng, Settings};
 
     #[test]
     fn inform_round_trip_through_a_response() {
         let s = Settings::default();
         let mut rng = Rng::new(9);
         let mut inform = Vec::new();
-        trap_v2c(true, 1234, 0, &s, &mut rng, &mut inform);
+        trap_v2c(
+            true,
+            1234,
+            &mut Ctx {
+                now_ns: 0,
+                settings: &s,
+                rng: &mut rng,
+            },
+            &mut inform,
+        );
         // turn the inform into the response a receiver sends: same message, PDU tag 0xa2
         let pdu_at = inform.iter().position(|&b| b == PDU_INFORM).unwrap();
         let mut response = inform.clone();
