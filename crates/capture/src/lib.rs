@@ -17,7 +17,7 @@ pub use defrag::DefragConfig;
 pub use file::FileSource;
 pub use guard::LoopGuard;
 pub use listener::Listener;
-pub use live::LiveInterface;
+pub use live::{LiveInterface, LiveOptions};
 use wire::link::LinkType;
 
 /// A source could not be opened or read.

@@ -25,18 +25,32 @@ fn warn_first_error(iface: &str, e: &pcap::Error) {
     eprintln!("capture: reading {iface}: {e} (further errors are counted as pcap_errors)");
 }
 
+/// How a live interface is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Kernel buffer in bytes.
+    pub buffer: i32,
+    pub snaplen: i32,
+    /// Immediate mode: every packet is handed over as it arrives (lowest latency, a wake-up per packet at low
+    /// rates). Without it the kernel fills blocks (TPACKET_V3) and hands them over when full or after
+    /// `block_timeout_ms`: far fewer wake-ups and a dense ring, at up to that much latency.
+    pub immediate: bool,
+    pub block_timeout_ms: i32,
+}
+
 impl LiveInterface {
-    /// Opens `name` (e.g. `lo`, `eth0`, `any`) with `filter` applied and a kernel buffer of `buffer` bytes.
-    pub fn open(name: &str, filter: &str, buffer: i32, snaplen: i32) -> Result<Self, CaptureError> {
+    /// Opens `name` (e.g. `lo`, `eth0`, `any`) with `filter` applied.
+    pub fn open(name: &str, filter: &str, o: LiveOptions) -> Result<Self, CaptureError> {
         let err = |source| CaptureError::Interface {
             iface: name.to_owned(),
             source,
         };
         let cap = Capture::from_device(name)
             .map_err(err)?
-            .immediate_mode(true)
-            .buffer_size(buffer)
-            .snaplen(snaplen)
+            .immediate_mode(o.immediate)
+            .timeout(o.block_timeout_ms.max(1))
+            .buffer_size(o.buffer)
+            .snaplen(o.snaplen)
             .precision(Precision::Nano)
             .open()
             .map_err(err)?

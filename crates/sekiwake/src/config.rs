@@ -47,6 +47,11 @@ pub struct CaptureConfig {
     /// Bytes captured per frame. In immediate mode the kernel ring holds `buffer / min(snaplen, MTU)` frames,
     /// so on `lo` (MTU 64 KiB) a smaller snaplen holds many more; longer frames are counted as `truncated`.
     pub snaplen: u32,
+    /// libpcap immediate mode (default): each packet handed over as it arrives. `false` lets the kernel batch
+    /// packets into blocks handed over when full or after `block_timeout_ms`: fewer wake-ups, less CPU and a
+    /// denser ring, at up to that much added latency.
+    pub immediate: bool,
+    pub block_timeout_ms: u32,
     pub defrag: DefragSection,
 }
 
@@ -61,6 +66,8 @@ impl Default for CaptureConfig {
             ignore_source_ports: vec![DEFAULT_GUARD_PORT],
             buffer_mib: 64,
             snaplen: 65535,
+            immediate: true,
+            block_timeout_ms: 2,
             defrag: DefragSection::default(),
         }
     }

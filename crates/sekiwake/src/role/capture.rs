@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bus::{Publisher, Sent};
 use capture::{
-    filter, Body, Captured, Decoder, DefragConfig, FileSource, Listener, LiveInterface, LoopGuard,
-    Sources, Status,
+    filter, Body, Captured, Decoder, DefragConfig, FileSource, Listener, LiveInterface,
+    LiveOptions, LoopGuard, Sources, Status,
 };
 use envelope::{Header, FLAG_REASSEMBLED};
 use wire::classify::Classifier;
@@ -69,11 +69,16 @@ fn open_sources(
     }
     let bpf = filter::build(classifier, guard);
     let buffer = i32::try_from(u64::from(cfg.buffer_mib) << 20).unwrap_or(i32::MAX);
-    let snaplen = i32::try_from(cfg.snaplen).unwrap_or(i32::MAX);
+    let opts = LiveOptions {
+        buffer,
+        snaplen: i32::try_from(cfg.snaplen).unwrap_or(i32::MAX),
+        immediate: cfg.immediate,
+        block_timeout_ms: i32::try_from(cfg.block_timeout_ms).unwrap_or(1000),
+    };
     let interfaces = cfg
         .interfaces
         .iter()
-        .map(|i| LiveInterface::open(i, &bpf, buffer, snaplen))
+        .map(|i| LiveInterface::open(i, &bpf, opts))
         .collect::<Result<Vec<_>, _>>()?;
     let listeners = cfg
         .listen
