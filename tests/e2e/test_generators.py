@@ -140,3 +140,20 @@ def test_exporters_have_their_own_addresses_and_sequences(sekiwake, tmp_path):
         sequences[(src, source_id)].append(int.from_bytes(p[12:16], "big"))
     assert len(sequences) == 10
     assert all(s == list(range(len(s))) for s in sequences.values()), sequences
+
+
+def test_exporters_from_any_prefix_inside_a_namespace(sekiwake, tmp_path):
+    """Inside a test namespace, --source picks exporter addresses from any prefix (not configured on an
+    interface): the receiver across the veth sees each of them."""
+    import subprocess
+    from peers import SEKIWAKE_BIN, NetnsPair, require_programs
+    require_programs("ip")
+    with NetnsPair() as ns:
+        sink = UdpSink(tmp_path, host=ns.b4, count=30, timeout=15, idle=3, netns=ns.ns_b).start()
+        out = subprocess.run(["ip", "netns", "exec", ns.ns_a, SEKIWAKE_BIN, "send", "syslog", "--to",
+                              f"{ns.b4}:{sink.port}", "--count", "30", "--exporters", "3", "--source", "203.0.113.10"],
+                             capture_output=True, text=True, timeout=30)
+        got = sink.results()
+    assert out.returncode == 0, out.stderr
+    assert len(got) == 30
+    assert {src for src, _, _ in got} == {"203.0.113.10", "203.0.113.11", "203.0.113.12"}

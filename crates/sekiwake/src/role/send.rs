@@ -114,11 +114,13 @@ fn open_source(o: &SendOptions, base: Option<IpAddr>, i: u32) -> Result<Source> 
     let _ = s.set_send_buffer_size(4 << 20);
     let addr = base.map(|b| nth_address(b, i));
     if let Some(a) = addr {
-        // Freebind: inside a test namespace an exporter address need not be configured on an interface.
+        // Inside a test namespace an exporter address need not be configured on an interface: IP_TRANSPARENT
+        // (needs CAP_NET_ADMIN) lets the socket bind to it and route from it; where that is refused, the
+        // address must be local.
         let _ = if a.is_ipv4() {
-            s.set_freebind_v4(true)
+            s.set_ip_transparent_v4(true)
         } else {
-            s.set_freebind_v6(true)
+            s.set_ip_transparent_v6(true)
         };
         let at = SocketAddr::new(a, o.source_port);
         s.bind(&at.into())
