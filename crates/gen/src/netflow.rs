@@ -271,6 +271,23 @@ mod tests {
 
     const NOW: u64 = 1_764_000_000_000_000_000;
 
+    type Gen = fn(&mut DomainState, &mut Ctx<'_>, &mut Vec<u8>);
+
+    /// One datagram of `f` at time NOW.
+    fn one(f: Gen, st: &mut DomainState, s: &Settings, rng: &mut Rng) -> Vec<u8> {
+        let mut o = Vec::new();
+        f(
+            st,
+            &mut Ctx {
+                now_ns: NOW,
+                settings: s,
+                rng,
+            },
+            &mut o,
+        );
+        o
+    }
+
     #[test]
     fn v9_template_first_then_periodically() {
         let s = Settings {
@@ -282,16 +299,7 @@ mod tests {
         let mut rng = Rng::new(1);
         let mut with_template = Vec::new();
         for _ in 0..7 {
-            let mut o = Vec::new();
-            v9(
-                &mut st,
-                &mut Ctx {
-                    now_ns: NOW,
-                    settings: &s,
-                    rng: &mut rng,
-                },
-                &mut o,
-            );
+            let o = one(v9, &mut st, &s, &mut rng);
             with_template.push(o[20..22] == [0, 0]);
             assert!(o.len() <= 1400 && o.len() > 1300, "{}", o.len());
             let count = u16::from_be_bytes([o[2], o[3]]);
@@ -311,16 +319,7 @@ mod tests {
         let mut rng = Rng::new(2);
         let mut seq = [0u32; 2];
         for k in 0..6 {
-            let mut o = Vec::new();
-            ipfix(
-                &mut st,
-                &mut Ctx {
-                    now_ns: NOW,
-                    settings: &s,
-                    rng: &mut rng,
-                },
-                &mut o,
-            );
+            let o = one(ipfix, &mut st, &s, &mut rng);
             assert_eq!(usize::from(u16::from_be_bytes([o[2], o[3]])), o.len());
             let domain = u32::from_be_bytes([o[12], o[13], o[14], o[15]]);
             assert_eq!(domain as usize, k % 2 + 1);
@@ -336,27 +335,9 @@ mod tests {
         let s = Settings::default();
         let mut st = DomainState::new(1);
         let mut rng = Rng::new(3);
-        let mut o = Vec::new();
-        v5(
-            &mut st,
-            &mut Ctx {
-                now_ns: NOW,
-                settings: &s,
-                rng: &mut rng,
-            },
-            &mut o,
-        );
+        let o = one(v5, &mut st, &s, &mut rng);
         assert_eq!(o.len(), 24 + 28 * 48);
-        let mut o2 = Vec::new();
-        v5(
-            &mut st,
-            &mut Ctx {
-                now_ns: NOW,
-                settings: &s,
-                rng: &mut rng,
-            },
-            &mut o2,
-        );
+        let o2 = one(v5, &mut st, &s, &mut rng);
         assert_eq!(u32::from_be_bytes([o2[16], o2[17], o2[18], o2[19]]), 28);
     }
 }
