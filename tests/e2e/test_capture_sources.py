@@ -3,14 +3,17 @@ interfaces at once (each envelope names the interface it came from)."""
 
 import time
 
+import pytest
+
 from peers import BusSubscriber, NetnsPair, free_port, require_programs, send_udp
 
 
-def test_udp_listener_publishes_with_the_senders_address(sekiwake, tmp_path):
+@pytest.mark.parametrize("batch", [[], ["--batch-ms", "2"]], ids=["immediate", "batched"])
+def test_udp_listener_publishes_with_the_senders_address(sekiwake, tmp_path, batch):
     port = free_port("udp")
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"syslog": port}, publish=bus,
-                           wait_subscribers=1, wait_ready=False)
+    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", *batch, ifaces=(), ports={"syslog": port},
+                           publish=bus, wait_subscribers=1, wait_ready=False)
     payloads = [f"<14>Nov 14 22:13:20 host app: listener {i}".encode() for i in range(50)]
     sub = BusSubscriber(tmp_path, bus, count=len(payloads), timeout=20).start()
     used = send_udp(payloads + [b"not syslog"], "127.0.0.1", port, src="127.0.0.77", sport=41077)
@@ -146,3 +149,23 @@ def test_tap_kind_filter_follows_the_topic_prefixes(sekiwake, tmp_path):
     assert rc == 0, cap.output()
     assert [(g["kind"], g["payload_hex"]) for g in got] == [(e["kind"], e["payload_hex"]) for e in netflow]
     assert all("payload_text" not in g for g in got), "payload as text is for syslog only"
+
+
+def test_batched_live_capture_delivers_everything(sekiwake, tmp_path):
+    from peers import UdpSink, drain_socket
+    port, n = free_port("udp"), 5000
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    sink = UdpSink(tmp_path, count=n, timeout=30, idle=4).start()
+    fwd = sekiwake.forward(bus, {"syslog": sink.url})
+    cap = sekiwake.capture("--batch-ms", "2", "--snaplen", "2048", ports={"syslog": port}, publish=bus,
+                           wait_subscribers=1)
+    time.sleep(1.0)  # slow joiner
+    with drain_socket(port):
+        sent = sekiwake.send("syslog", "--to", f"127.0.0.1:{port}", "--rate", 10000, "--count", n)
+        got = sink.results()
+    cap_rc, cap_stats = cap.terminate()
+    fwd_rc, _ = fwd.terminate()
+    assert sent.returncode == 0, sent.stderr
+    assert len({p for *_, p in got}) == n
+    assert cap_stats["captured_total"] == cap_stats["published"] == n
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()

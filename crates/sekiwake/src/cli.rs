@@ -80,8 +80,9 @@ pub struct CaptureArgs {
     /// Bytes captured per frame (longer frames are counted as truncated).
     #[arg(long)]
     pub snaplen: Option<u32>,
-    /// Let the kernel batch packets into blocks handed over every MS milliseconds at most (instead of
-    /// libpcap's immediate mode): less CPU at high rates, up to MS of added latency.
+    /// Let packets gather for up to MS milliseconds before they are handed over (libpcap: kernel blocks
+    /// instead of immediate mode; listener: a pause after each read): less CPU at high rates, up to MS of
+    /// added latency.
     #[arg(long, value_name = "MS")]
     pub batch_ms: Option<u32>,
     /// High-water mark in messages per subscriber.
@@ -108,6 +109,7 @@ pub struct ForwardArgs {
     /// Source port of forwarded datagrams (the loop guard capture ignores); 0 for any.
     #[arg(long)]
     pub source_port: Option<u16>,
+
     #[command(flatten)]
     pub stats: StatsArgs,
 }
@@ -321,6 +323,7 @@ impl ForwardArgs {
         if let Some(p) = self.source_port {
             cfg.forward.source_port = p;
         }
+
         self.stats.apply(cfg);
         Ok(())
     }

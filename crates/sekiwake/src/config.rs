@@ -124,6 +124,7 @@ impl Default for BusConfig {
 pub struct ForwardConfig {
     /// Source port of every forwarded datagram (the loop guard capture ignores). 0: any port.
     pub source_port: u16,
+
     /// Where datagrams go.
     pub destination: Vec<Destination>,
 }

@@ -194,8 +194,14 @@ pub fn run(
     let is_file = cfg.capture.pcap.is_some();
     let mut last_ts = 0u64;
     let mut failure = None;
+    // Batched mode for listeners: after a wake-up with data, let datagrams gather for the block timeout, as
+    // the kernel does for libpcap's blocks.
+    let gather = (!cfg.capture.immediate && !cfg.capture.listen.is_empty())
+        .then(|| Duration::from_millis(u64::from(cfg.capture.block_timeout_ms)));
     loop {
+        let mut got = false;
         let status = sources.poll(POLL_MS, &mut |pkt| {
+            got = true;
             last_ts = pkt.ts_ns;
             let captured = match pkt.body {
                 Body::Frame { data, wire_len, .. } if (data.len() as u64) < u64::from(wire_len) => {
@@ -209,6 +215,9 @@ pub fn run(
                 p.publish(&c, pkt.iface);
             }
         });
+        if let (true, Some(d)) = (got, gather) {
+            std::thread::sleep(d);
+        }
         let status = status.unwrap_or_else(|e| {
             tracing::error!("capture: {e}");
             failure = Some(e);
