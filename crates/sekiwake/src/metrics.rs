@@ -167,11 +167,13 @@ impl Summary for ForwardReport {
             })
             .collect();
         format!(
-            "received={} unrouted={} bad_envelope={} bus_gaps={} | {}",
+            "received={} unrouted={} bad_envelope={} bus_gaps={} latency_us_p50/p99={}/{} | {}",
             self.received,
             self.unrouted,
             self.bad_envelope,
             self.bus_gaps,
+            self.latency_ns.p50 / 1000,
+            self.latency_ns.p99 / 1000,
             dests.join(" | ")
         )
     }
