@@ -11,6 +11,7 @@ pub mod error;
 pub mod ip;
 pub mod kind;
 pub mod link;
+pub mod syslog;
 pub mod udp;
 
 pub use error::WireError;
