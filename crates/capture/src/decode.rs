@@ -5,7 +5,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use wire::classify::{Class, Classifier, Verdict};
 use wire::ip::{self, Transport, PROTO_UDP};
-use wire::kind::Kind;
 use wire::link::{self, LinkType};
 use wire::udp;
 
@@ -177,11 +176,6 @@ impl Decoder {
         f(&mut self.stats);
         None
     }
-
-    /// The classifier in use (for building the capture filter).
-    pub fn classifier(&self) -> &Classifier {
-        &self.classifier
-    }
 }
 
 fn canonical(a: SocketAddr) -> SocketAddr {
@@ -287,15 +281,11 @@ fn accept(stats: &mut DecodeStats, verdict: Verdict) -> Option<Class> {
     }
 }
 
-/// Counters per kind, by name, for reports.
-pub fn per_kind(captured: &[u64; 6]) -> impl Iterator<Item = (Kind, u64)> + '_ {
-    Kind::ALL.into_iter().map(|k| (k, captured[k.index()]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::defrag::DefragConfig;
+    use wire::kind::Kind;
 
     fn eth_ipv4_udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 12];

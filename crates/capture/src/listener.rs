@@ -48,10 +48,6 @@ impl Listener {
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }

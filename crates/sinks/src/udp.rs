@@ -19,7 +19,6 @@ const SNDBUF: usize = 4 << 20;
 
 pub struct UdpSink {
     socket: Socket,
-    peer: SocketAddr,
     stats: SinkStats,
 }
 
@@ -42,13 +41,8 @@ impl UdpSink {
         socket.set_nonblocking(true)?;
         Ok(Self {
             socket,
-            peer,
             stats: SinkStats::default(),
         })
-    }
-
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
     }
 
     pub fn stats(&self) -> SinkStats {

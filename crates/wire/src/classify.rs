@@ -95,25 +95,7 @@ fn class(kind: Kind, variant: u8) -> Class {
 
 /// `<PRI>` with PRI 0..=191, then RFC 5424 when the version `1 ` follows.
 fn syslog(p: &[u8]) -> Option<Class> {
-    if p.first() != Some(&b'<') {
-        return None;
-    }
-    let digits = p
-        .iter()
-        .skip(1)
-        .take(4)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if !(1..=3).contains(&digits) || p.get(1 + digits) != Some(&b'>') {
-        return None;
-    }
-    let pri: u32 = p[1..1 + digits]
-        .iter()
-        .fold(0, |a, d| a * 10 + u32::from(d - b'0'));
-    if pri > 191 {
-        return None;
-    }
-    let rest = &p[2 + digits..];
+    let (_, rest) = crate::syslog::pri(p).ok()?;
     let variant = if rest.starts_with(b"1 ") { 2 } else { 1 };
     Some(class(Kind::Syslog, variant))
 }

@@ -65,8 +65,8 @@ pub fn parse(p: &[u8]) -> Result<Message<'_>, WireError> {
     Ok(rfc3164(base, rest))
 }
 
-/// `<PRI>`: returns PRI and what follows.
-fn pri(p: &[u8]) -> Result<(u32, &[u8]), WireError> {
+/// `<PRI>` (0..=191): returns PRI and what follows. Classification uses it too.
+pub(crate) fn pri(p: &[u8]) -> Result<(u32, &[u8]), WireError> {
     if p.first() != Some(&b'<') {
         return Err(WireError::new("syslog: no <PRI>", 0));
     }

@@ -31,11 +31,6 @@ impl<'a> Datagram<'a> {
             payload,
         })
     }
-
-    /// Only the destination port, for callers that decide before parsing fully.
-    pub fn peek_dst_port(segment: &[u8]) -> Result<u16, WireError> {
-        be16(segment, DST_PORT)
-    }
 }
 
 #[cfg(test)]
