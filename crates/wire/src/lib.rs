@@ -1,9 +1,13 @@
-//! Pure wire-format code for the hot path: no I/O, no allocation, no `unsafe`.
+//! Pure wire-format code: no I/O and no `unsafe`.
 //!
-//! A captured frame goes through [`link::network_layer`] (strip the link header), [`ip::parse`]
-//! (IPv4/IPv6, extension headers, fragment detection), [`udp::Datagram::parse`] and finally
-//! [`classify::Classifier::classify`], which names the telemetry [`kind::Kind`] from the destination port
-//! and confirms it from the payload.
+//! The hot path allocates nothing: a captured frame goes through [`link::network_layer`] (strip the link
+//! header), [`ip::parse`] (IPv4/IPv6, extension headers, fragment detection), [`udp::Datagram::parse`] and
+//! finally [`classify::Classifier::classify`], which names the telemetry [`kind::Kind`] from the destination
+//! port and confirms it from the payload.
+//!
+//! The record decoders ([`syslog`], [`netflow`]) turn a payload into fields. They read
+//! hostile input: every length is checked before use, and what they allocate (template caches, SNMP values)
+//! is bounded by a cap or by the datagram's own size, whatever a header claims.
 #![forbid(unsafe_code)]
 
 pub mod classify;
@@ -11,6 +15,7 @@ pub mod error;
 pub mod ip;
 pub mod kind;
 pub mod link;
+pub mod netflow;
 pub mod syslog;
 pub mod udp;
 
