@@ -5,7 +5,7 @@
 //! finally [`classify::Classifier::classify`], which names the telemetry [`kind::Kind`] from the destination
 //! port and confirms it from the payload.
 //!
-//! The record decoders ([`syslog`], [`netflow`]) turn a payload into fields. They read
+//! The record decoders ([`syslog`], [`netflow`], [`sflow`], [`snmp`]) turn a payload into fields. They read
 //! hostile input: every length is checked before use, and what they allocate (template caches, SNMP values)
 //! is bounded by a cap or by the datagram's own size, whatever a header claims.
 #![forbid(unsafe_code)]
@@ -16,6 +16,8 @@ pub mod ip;
 pub mod kind;
 pub mod link;
 pub mod netflow;
+pub mod sflow;
+pub mod snmp;
 pub mod syslog;
 pub mod udp;
 

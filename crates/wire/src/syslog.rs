@@ -268,6 +268,66 @@ fn cisco<'a>(base: &Message<'a>, b: &'a [u8]) -> Option<Message<'a>> {
     })
 }
 
+/// The most digits an octet count may have (RFC 6587 §3.4.1 frames up to 99 999 999 bytes).
+const MAX_COUNT_DIGITS: usize = 8;
+
+/// Splits syslog framing: octet counting (`LEN SP MSG`, RFC 6587 §3.4.1, as used over TCP and TLS) when the
+/// input starts with a digit, otherwise LF framing (§3.4.2), where a line feed ends a message only when the
+/// next byte opens another `<PRI>` — so one UDP datagram holding a multi-line message stays one message.
+/// Trailing CR, LF and NUL are trimmed from each frame; empty frames are skipped.
+pub fn frames(p: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> {
+    let mut rest = p;
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let skipped = rest
+            .iter()
+            .take_while(|b| matches!(b, b'\n' | b'\r' | b'\0'))
+            .count();
+        (rest, at) = (&rest[skipped..], at + skipped);
+        let first = *rest.first()?;
+        let split = match first.is_ascii_digit() {
+            true => octet_counted(rest, at),
+            false => Ok(lf_framed(rest)),
+        };
+        let Ok((frame, used)) = split else {
+            rest = &[];
+            return Some(split.map(|(f, _)| f));
+        };
+        (rest, at) = (&rest[used..], at + used);
+        Some(Ok(trim_end(frame)))
+    })
+}
+
+fn octet_counted(b: &[u8], at: usize) -> Result<(&[u8], usize), WireError> {
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits > MAX_COUNT_DIGITS || b.get(digits) != Some(&b' ') {
+        return Err(WireError::new("syslog: bad octet count", at));
+    }
+    let len = b[..digits]
+        .iter()
+        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+    let frame = b
+        .get(digits + 1..digits + 1 + len)
+        .ok_or(WireError::new("syslog: octet count exceeds the data", at))?;
+    Ok((frame, digits + 1 + len))
+}
+
+fn lf_framed(b: &[u8]) -> (&[u8], usize) {
+    let end = b
+        .windows(2)
+        .position(|w| w == b"\n<")
+        .map_or(b.len(), |i| i + 1);
+    (&b[..end], end)
+}
+
+fn trim_end(b: &[u8]) -> &[u8] {
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b'\n' | b'\r' | b'\0'))
+        .map_or(0, |i| i + 1);
+    &b[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +449,57 @@ mod tests {
             let m = parse(odd).unwrap();
             assert!(m.message.len() <= odd.len());
         }
+    }
+
+    #[test]
+    fn frames_octet_counted_lf_and_multiline() {
+        let all = |p: &'static [u8]| frames(p).collect::<Result<Vec<_>, _>>();
+        assert_eq!(
+            all(b"12x <13>hello").unwrap_err().what,
+            "syslog: bad octet count"
+        );
+        assert_eq!(
+            all(b"9 <13>hello10 <14>abcdef\n").unwrap(),
+            vec![&b"<13>hello"[..], b"<14>abcdef"]
+        );
+        assert_eq!(
+            all(b"<13>a\n<14>b\r\n").unwrap(),
+            vec![&b"<13>a"[..], b"<14>b"]
+        );
+        assert_eq!(
+            all(b"<13>line one\nline two\n").unwrap(),
+            vec![&b"<13>line one\nline two"[..]]
+        );
+        assert_eq!(
+            all(b"99 <13>short").unwrap_err().what,
+            "syslog: octet count exceeds the data"
+        );
+        assert_eq!(
+            all(b"123456789 <13>x").unwrap_err().what,
+            "syslog: bad octet count"
+        );
+        assert!(all(b"\n\0").unwrap().is_empty());
+    }
+
+    #[test]
+    fn juniper_messages() {
+        let m = parse(b"<28>Mar  3 12:00:01 mx960-re0 mgd[4123]: UI_COMMIT: User 'ops' requested 'commit' operation").unwrap();
+        assert_eq!((m.format, m.facility, m.severity), (Format::Rfc3164, 3, 4));
+        assert_eq!(
+            (m.hostname, m.app, m.procid),
+            (Some("mx960-re0"), Some("mgd"), Some("4123"))
+        );
+        assert!(m.message.starts_with(b"UI_COMMIT: User"));
+        let sd = br#"<165>1 2026-03-03T12:00:01.123Z mx960-re0 mgd 4123 UI_COMMIT [junos@2636.1.1.1.2.18 username="ops"] User 'ops' requested 'commit'"#;
+        let m = parse(sd).unwrap();
+        assert_eq!(
+            (m.format, m.app, m.msgid),
+            (Format::Rfc5424, Some("mgd"), Some("UI_COMMIT"))
+        );
+        assert_eq!(
+            m.structured_data,
+            Some(r#"[junos@2636.1.1.1.2.18 username="ops"]"#)
+        );
+        assert_eq!(m.message, b"User 'ops' requested 'commit'");
     }
 }

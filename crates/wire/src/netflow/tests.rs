@@ -120,11 +120,11 @@ fn templates_are_scoped_per_domain_and_expire() {
         .unwrap();
     let data = set(256, &flow([10, 0, 0, 1], 1));
     assert_eq!(
-        run(&mut s, 100, &v9(2, 2, &[data.clone()])).1,
+        run(&mut s, 100, &v9(2, 2, std::slice::from_ref(&data))).1,
         vec![Seen::NoTemplate(256)]
     );
     assert!(matches!(
-        run(&mut s, 150, &v9(2, 1, &[data.clone()])).1[0],
+        run(&mut s, 150, &v9(2, 1, std::slice::from_ref(&data))).1[0],
         Seen::Flow(..)
     ));
     assert_eq!(

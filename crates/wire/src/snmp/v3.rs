@@ -1,0 +1,237 @@
+//! The SNMPv3 message (RFC 3412 6) with USM security parameters (RFC 3414 2.4): header, authentication,
+//! decryption, scoped PDU.
+
+use super::ber::{self, Reader, Tlv};
+use super::pdu::Pdu;
+use super::usm::{Iv, LocalKeys, Usm, MAX_USER_NAME_LEN};
+use super::SnmpError;
+use crate::error::WireError;
+
+/// msgSecurityModel of the User-based Security Model.
+const USM: u32 = 3;
+const FLAG_AUTH: u8 = 0x01;
+const FLAG_PRIV: u8 = 0x02;
+const FLAG_REPORTABLE: u8 = 0x04;
+/// SnmpEngineID is at most 32 bytes (RFC 3411).
+const MAX_ENGINE_ID_LEN: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecurityLevel {
+    NoAuthNoPriv,
+    AuthNoPriv,
+    AuthPriv,
+}
+
+/// The v3 header and USM parameters, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V3Header {
+    pub msg_id: u32,
+    pub max_size: u32,
+    pub flags: u8,
+    pub security_model: u32,
+    pub level: SecurityLevel,
+    pub reportable: bool,
+    /// msgAuthoritativeEngineID: the sender's for traps, the receiver's for informs.
+    pub engine_id: Vec<u8>,
+    pub engine_boots: u32,
+    pub engine_time: u32,
+    pub user: Vec<u8>,
+    pub context_engine_id: Vec<u8>,
+    pub context_name: Vec<u8>,
+}
+
+/// msgGlobalData.
+struct Global {
+    msg_id: u32,
+    max_size: u32,
+    flags: u8,
+    level: SecurityLevel,
+    model: u32,
+}
+
+/// UsmSecurityParameters; `mac` and `salt` borrow the datagram.
+struct Security<'a> {
+    engine_id: &'a [u8],
+    boots: u32,
+    time: u32,
+    user: &'a [u8],
+    mac: Tlv<'a>,
+    salt: &'a [u8],
+}
+
+/// contextEngineID, contextName and the PDU.
+struct Scoped {
+    context_engine_id: Vec<u8>,
+    context_name: Vec<u8>,
+    pdu: Pdu,
+}
+
+/// Decodes what follows msgVersion in `msg` (the whole datagram, which authentication covers).
+pub(crate) fn decode(
+    r: &mut Reader,
+    msg: &[u8],
+    usm: &mut Usm,
+) -> Result<(V3Header, Pdu), SnmpError> {
+    let global = global(&r.expect(ber::SEQUENCE, "snmp: msgGlobalData not a SEQUENCE")?)?;
+    if global.model != USM {
+        return Err(SnmpError::UnsupportedSecurityModel(global.model));
+    }
+    let sec = security(&r.expect(
+        ber::OCTET_STRING,
+        "snmp: msgSecurityParameters not an OCTET STRING",
+    )?)?;
+    let data = r.next()?;
+    r.finish("snmp: bytes after msgData")?;
+    let scoped = match global.level {
+        SecurityLevel::NoAuthNoPriv => plaintext(&data)?,
+        level => secured(usm, msg, &sec, level, &data)?,
+    };
+    Ok(header(&global, &sec, scoped))
+}
+
+fn global(t: &Tlv) -> Result<Global, WireError> {
+    let mut r = t.reader();
+    let msg_id = uint(&mut r, "snmp: msgID not an INTEGER")?;
+    let max_size = uint(&mut r, "snmp: msgMaxSize not an INTEGER")?;
+    let flags = r.octets("snmp: msgFlags not an OCTET STRING")?;
+    let model = uint(&mut r, "snmp: msgSecurityModel not an INTEGER")?;
+    r.finish("snmp: bytes after msgSecurityModel")?;
+    let [bits] = flags.value else {
+        return Err(flags.err("snmp: msgFlags not one byte"));
+    };
+    Ok(Global {
+        msg_id,
+        max_size,
+        flags: *bits,
+        level: level(*bits, flags.at)?,
+        model,
+    })
+}
+
+/// An INTEGER in `0..=i32::MAX`.
+fn uint(r: &mut Reader, what: &'static str) -> Result<u32, WireError> {
+    ber::non_negative(&r.integer(what)?)
+}
+
+/// The security level msgFlags (at offset `at`) asks for.
+fn level(flags: u8, at: usize) -> Result<SecurityLevel, WireError> {
+    match (flags & FLAG_AUTH != 0, flags & FLAG_PRIV != 0) {
+        (false, false) => Ok(SecurityLevel::NoAuthNoPriv),
+        (true, false) => Ok(SecurityLevel::AuthNoPriv),
+        (true, true) => Ok(SecurityLevel::AuthPriv),
+        (false, true) => Err(WireError::new(
+            "snmp: msgFlags privacy without authentication",
+            at,
+        )),
+    }
+}
+
+fn security<'a>(t: &Tlv<'a>) -> Result<Security<'a>, WireError> {
+    let mut outer = t.reader();
+    let seq = outer.expect(ber::SEQUENCE, "snmp: UsmSecurityParameters not a SEQUENCE")?;
+    outer.finish("snmp: bytes after UsmSecurityParameters")?;
+    let mut r = seq.reader();
+    let sec = Security {
+        engine_id: bounded(
+            r.octets("snmp: engine ID not an OCTET STRING")?,
+            MAX_ENGINE_ID_LEN,
+        )?,
+        boots: uint(&mut r, "snmp: engine boots not an INTEGER")?,
+        time: uint(&mut r, "snmp: engine time not an INTEGER")?,
+        user: bounded(
+            r.octets("snmp: user name not an OCTET STRING")?,
+            MAX_USER_NAME_LEN,
+        )?,
+        mac: r.octets("snmp: msgAuthenticationParameters not an OCTET STRING")?,
+        salt: r
+            .octets("snmp: msgPrivacyParameters not an OCTET STRING")?
+            .value,
+    };
+    r.finish("snmp: bytes after msgPrivacyParameters")?;
+    Ok(sec)
+}
+
+/// The contents of an OCTET STRING of at most `max` bytes.
+fn bounded<'a>(t: Tlv<'a>, max: usize) -> Result<&'a [u8], WireError> {
+    match t.value.len() <= max {
+        true => Ok(t.value),
+        false => Err(t.err("snmp: engine ID or user name too long")),
+    }
+}
+
+/// Authenticates the message and, for authPriv, decrypts the scoped PDU.
+fn secured(
+    usm: &mut Usm,
+    msg: &[u8],
+    sec: &Security,
+    level: SecurityLevel,
+    data: &Tlv,
+) -> Result<Scoped, SnmpError> {
+    let keys = usm.keys(sec.user, sec.engine_id)?;
+    let privacy = level == SecurityLevel::AuthPriv;
+    keys.require(privacy)?;
+    keys.authenticate(msg, sec.mac.at..sec.mac.at + sec.mac.value.len())?;
+    match privacy {
+        true => encrypted(keys, sec, data),
+        false => Ok(plaintext(data)?),
+    }
+}
+
+fn encrypted(keys: &LocalKeys, sec: &Security, data: &Tlv) -> Result<Scoped, SnmpError> {
+    if data.tag != ber::OCTET_STRING {
+        return Err(data.err("snmp: encryptedPDU not an OCTET STRING").into());
+    }
+    let (boots, time) = (sec.boots, sec.time);
+    let plain = keys.decrypt(Iv { boots, time }, sec.salt, data.value)?;
+    decrypted(&plain, data.at)
+}
+
+/// A decrypted scoped PDU (at offset `at` of the datagram, where its ciphertext lies). Bytes after it are
+/// padding. A first element that is not a well-formed SEQUENCE means the key was wrong.
+fn decrypted(plain: &[u8], at: usize) -> Result<Scoped, SnmpError> {
+    let seq = Reader::new(plain, at)
+        .expect(ber::SEQUENCE, "snmp: decrypted data not a SEQUENCE")
+        .map_err(|_| SnmpError::DecryptionFailed)?;
+    Ok(scoped(&seq)?)
+}
+
+fn plaintext(data: &Tlv) -> Result<Scoped, WireError> {
+    if data.tag != ber::SEQUENCE {
+        return Err(data.err("snmp: plaintext ScopedPDU not a SEQUENCE"));
+    }
+    scoped(data)
+}
+
+fn scoped(t: &Tlv) -> Result<Scoped, WireError> {
+    let mut r = t.reader();
+    let engine = r.expect(
+        ber::OCTET_STRING,
+        "snmp: contextEngineID not an OCTET STRING",
+    )?;
+    let name = r.expect(ber::OCTET_STRING, "snmp: contextName not an OCTET STRING")?;
+    let pdu = Pdu::decode(&r.next()?)?;
+    r.finish("snmp: bytes after the scoped PDU")?;
+    Ok(Scoped {
+        context_engine_id: engine.value.to_vec(),
+        context_name: name.value.to_vec(),
+        pdu,
+    })
+}
+
+fn header(g: &Global, sec: &Security, scoped: Scoped) -> (V3Header, Pdu) {
+    let header = V3Header {
+        msg_id: g.msg_id,
+        max_size: g.max_size,
+        flags: g.flags,
+        security_model: g.model,
+        level: g.level,
+        reportable: g.flags & FLAG_REPORTABLE != 0,
+        engine_id: sec.engine_id.to_vec(),
+        engine_boots: sec.boots,
+        engine_time: sec.time,
+        user: sec.user.to_vec(),
+        context_engine_id: scoped.context_engine_id,
+        context_name: scoped.context_name,
+    };
+    (header, scoped.pdu)
+}
