@@ -27,8 +27,10 @@ pub enum Cmd {
     Capture(CaptureArgs),
     /// Subscribe to the bus and send each datagram to the destinations configured for its kind.
     Forward(ForwardArgs),
-    /// Print one JSON line per envelope on the bus.
+    /// Print one JSON line per envelope on the bus (or, with --decode, per decoded record).
     Tap(TapArgs),
+    /// Decode the datagrams of a pcap file into records: one JSON line each (docs/records.md).
+    Decode(DecodeArgs),
     /// Generate test traffic of any kind.
     Send(SendArgs),
     /// Count what arrives on UDP sockets (a batched-receive collector for tests and benchmarks).
@@ -125,6 +127,63 @@ pub struct TapArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Decode each datagram into records (flows, messages, traps...) instead of printing the envelope.
+    #[arg(long)]
+    pub decode: bool,
+    #[command(flatten)]
+    pub records: RecordArgs,
+}
+
+/// What the record decoder prints.
+#[derive(Args, Debug, Default)]
+pub struct RecordArgs {
+    /// Also print NetFlow v9 / IPFIX templates (`record` = `template`).
+    #[arg(long)]
+    pub templates: bool,
+    /// SNMPv3 user (repeatable): NAME[:sha|md5:AUTHPASS[:aes:PRIVPASS]].
+    #[arg(long = "snmp-user", value_parser = crate::config::SnmpUser::parse_flag)]
+    pub snmp_users: Vec<crate::config::SnmpUser>,
+}
+
+impl RecordArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        cfg.decode.templates |= self.templates;
+        cfg.decode
+            .snmp_users
+            .extend(self.snmp_users.iter().cloned());
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// The pcap/pcapng file to decode.
+    #[arg(long)]
+    pub pcap: String,
+    /// KIND=PORT (repeatable), as for capture: KIND is syslog, netflow, ipfix, sflow or snmptrap.
+    #[arg(long = "port", value_parser = parse_port)]
+    pub ports: Vec<(FamilyName, Port)>,
+    #[command(flatten)]
+    pub records: RecordArgs,
+}
+
+impl DecodeArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        cfg.capture.pcap = Some(self.pcap.clone());
+        apply_ports(&self.ports, &mut cfg.capture);
+        self.records.apply(cfg);
+    }
+}
+
+/// Ports named on the command line replace that family's ports from the configuration.
+fn apply_ports(ports: &[(FamilyName, Port)], c: &mut crate::config::CaptureConfig) {
+    let mut replaced = Vec::new();
+    for (fam, port) in ports {
+        if !replaced.contains(fam) {
+            replaced.push(*fam);
+            c.ports.insert(*fam, Vec::new());
+        }
+        c.ports.entry(*fam).or_default().push(*port);
+    }
 }
 
 #[derive(Args, Debug)]
@@ -281,14 +340,7 @@ impl CaptureArgs {
         if !self.listen.is_empty() {
             c.listen = self.listen.clone();
         }
-        let mut replaced = Vec::new();
-        for (fam, port) in &self.ports {
-            if !replaced.contains(fam) {
-                replaced.push(*fam);
-                c.ports.insert(*fam, Vec::new());
-            }
-            c.ports.entry(*fam).or_default().push(*port);
-        }
+        apply_ports(&self.ports, c);
         if let Some(e) = &self.publish {
             cfg.bus.publish = e.clone();
         }

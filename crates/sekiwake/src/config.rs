@@ -25,6 +25,8 @@ pub struct Config {
     pub forward: ForwardConfig,
     #[serde(default)]
     pub stats: StatsConfig,
+    #[serde(default)]
+    pub decode: DecodeConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +165,133 @@ impl Default for StatsConfig {
             log_interval_secs: 10,
             file: None,
             file_interval_secs: 1,
+        }
+    }
+}
+
+/// Record decoding (`sekiwake decode`, `sekiwake tap --decode`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// Print NetFlow v9 / IPFIX templates as records of their own (`record` = `template`).
+    pub templates: bool,
+    /// Templates held at most over all exporters; the least recently refreshed one makes room.
+    pub max_templates: usize,
+    /// A template not refreshed for this many seconds is forgotten.
+    pub template_expiry_secs: u64,
+    /// SNMPv3 users: their authenticated (and encrypted) traps and informs are decoded.
+    pub snmp_users: Vec<SnmpUser>,
+}
+
+/// One SNMPv3 (USM) user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpUser {
+    pub name: String,
+    /// `sha` (HMAC-SHA-96) or `md5` (HMAC-MD5-96); with `auth_password`.
+    pub auth_protocol: Option<AuthName>,
+    pub auth_password: Option<String>,
+    /// `aes` (AES-128-CFB); with `priv_password`, and only with authentication.
+    pub priv_protocol: Option<PrivName>,
+    pub priv_password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthName {
+    Sha,
+    Md5,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivName {
+    Aes,
+}
+
+impl SnmpUser {
+    /// The USM user, or what is missing.
+    pub fn usm(&self) -> Result<wire::snmp::UsmUser, String> {
+        use wire::snmp::{AuthProtocol, PrivProtocol};
+        let auth = match (self.auth_protocol, &self.auth_password) {
+            (None, None) => None,
+            (Some(p), Some(pw)) => Some((
+                match p {
+                    AuthName::Sha => AuthProtocol::HmacSha,
+                    AuthName::Md5 => AuthProtocol::HmacMd5,
+                },
+                pw.clone().into_bytes(),
+            )),
+            _ => return Err("auth_protocol and auth_password go together".into()),
+        };
+        let privacy = match (self.priv_protocol, &self.priv_password) {
+            (None, None) => None,
+            (Some(PrivName::Aes), Some(pw)) => {
+                Some((PrivProtocol::Aes128Cfb, pw.clone().into_bytes()))
+            }
+            _ => return Err("priv_protocol and priv_password go together".into()),
+        };
+        Ok(wire::snmp::UsmUser {
+            name: self.name.clone().into_bytes(),
+            auth,
+            privacy,
+        })
+    }
+
+    /// `NAME[:sha|md5:AUTHPASS[:aes:PRIVPASS]]`, for the command line.
+    pub fn parse_flag(s: &str) -> Result<SnmpUser, String> {
+        let parts: Vec<&str> = s.splitn(5, ':').collect();
+        let word = |i: usize| parts.get(i).map(|p| p.to_string());
+        let proto = |i: usize| parts.get(i).map(|p| p.to_ascii_lowercase());
+        let auth_protocol = match proto(1).as_deref() {
+            None => None,
+            Some("sha") => Some(AuthName::Sha),
+            Some("md5") => Some(AuthName::Md5),
+            Some(o) => return Err(format!("`{o}` is not an auth protocol (sha, md5)")),
+        };
+        let priv_protocol = match proto(3).as_deref() {
+            None => None,
+            Some("aes") => Some(PrivName::Aes),
+            Some(o) => return Err(format!("`{o}` is not a privacy protocol (aes)")),
+        };
+        let u = SnmpUser {
+            name: parts[0].to_owned(),
+            auth_protocol,
+            auth_password: word(2),
+            priv_protocol,
+            priv_password: word(4),
+        };
+        u.usm()?;
+        Ok(u)
+    }
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        let l = wire::netflow::cache::Limits::default();
+        Self {
+            templates: false,
+            max_templates: l.max_templates,
+            template_expiry_secs: l.expiry_secs,
+            snmp_users: Vec::new(),
+        }
+    }
+}
+
+impl DecodeConfig {
+    /// The decoder's options. Users were checked when the configuration was read.
+    pub fn options(&self) -> records::Options {
+        records::Options {
+            snmp_users: self
+                .snmp_users
+                .iter()
+                .filter_map(|u| u.usm().ok())
+                .collect(),
+            templates: self.templates,
+            limits: wire::netflow::cache::Limits {
+                max_templates: self.max_templates,
+                expiry_secs: self.template_expiry_secs,
+            },
         }
     }
 }
@@ -412,6 +541,22 @@ impl Config {
                 "[capture.ports]",
                 "no port is watched".into(),
             ));
+        }
+        for (i, u) in self.decode.snmp_users.iter().enumerate() {
+            let key = format!("decode.snmp_users[{i}]");
+            u.usm().map_err(|m| fail(key.clone(), &u.name, m))?;
+        }
+        if let Err(e) = wire::snmp::Usm::new(self.decode.options().snmp_users) {
+            return Err(fail(
+                "decode.snmp_users".into(),
+                "snmp_users",
+                e.to_string(),
+            ));
+        }
+        if self.decode.max_templates == 0 {
+            let m =
+                "at least one template must fit, or no v9/IPFIX flow could be decoded".to_owned();
+            return Err(fail("decode.max_templates".into(), "max_templates", m));
         }
         if self.bus.hwm == 0 {
             let m = "0 means no limit in ZeroMQ: capture could never drop and its memory would grow without bound"

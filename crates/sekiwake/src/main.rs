@@ -62,8 +62,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             a.apply(&mut cfg).map_err(anyhow::Error::msg)?;
             role::forward::run(&cfg, &Stop::new(&signal, a.stats.duration()), None)?;
         }
+        Cmd::Decode(a) => {
+            let mut cfg = load(cfg_path)?;
+            a.apply(&mut cfg);
+            let summary = role::decode::run(&cfg)?;
+            eprintln!("decode: done: {}", serde_json::to_string(&summary)?);
+        }
         Cmd::Tap(a) => {
-            let cfg = load(cfg_path)?;
+            let mut cfg = load(cfg_path)?;
+            a.records.apply(&mut cfg);
             let chosen = match (a.subscribe.is_empty(), cfg.bus.subscribe.is_empty()) {
                 (false, _) => a.subscribe.clone(),
                 (true, false) => cfg.bus.subscribe.clone(),
@@ -72,7 +79,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let endpoints: Vec<String> = chosen.iter().map(|e| e.0.clone()).collect();
             let prefixes = tap_prefixes(&a.kind);
             let d = a.duration.map(std::time::Duration::from_secs_f64);
-            role::tap::run(&endpoints, &prefixes, &Stop::new(&signal, d))?;
+            let decode = a.decode.then_some(&cfg.decode);
+            role::tap::run(&endpoints, &prefixes, decode, &Stop::new(&signal, d))?;
         }
         Cmd::Send(a) => {
             let r = role::send::run(&a.options(), &Stop::new(&signal, None))?;

@@ -43,7 +43,7 @@ pub fn classifier(cfg: &CaptureConfig) -> Classifier {
     c
 }
 
-fn defrag_config(cfg: &CaptureConfig) -> DefragConfig {
+pub(crate) fn defrag_config(cfg: &CaptureConfig) -> DefragConfig {
     DefragConfig {
         max_bytes: cfg.defrag.max_bytes,
         max_datagrams: cfg.defrag.max_datagrams.max(1),

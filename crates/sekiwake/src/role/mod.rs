@@ -2,6 +2,7 @@
 //! returns its final counters.
 
 pub mod capture;
+pub mod decode;
 pub mod demo;
 pub mod forward;
 pub mod send;

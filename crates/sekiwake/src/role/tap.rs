@@ -8,7 +8,9 @@ use envelope::{Envelope, FLAG_INFORM, FLAG_REASSEMBLED};
 use serde::Serialize;
 use wire::kind::Kind;
 
+use super::decode::Printer;
 use super::Stop;
+use crate::config::DecodeConfig;
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -65,10 +67,63 @@ fn line<'a>(topic: &'a str, e: &'a Envelope<&'a [u8]>) -> Line<'a> {
     }
 }
 
-pub fn run(endpoints: &[String], prefixes: &[String], stop: &Stop<'_>) -> Result<u64> {
-    let sub = Subscriber::connect(endpoints, prefixes, 100_000)?;
+/// Prints envelopes (or, with a decode configuration, their records) until `stop`. Returns the envelopes seen.
+pub fn run(
+    endpoints: &[String],
+    prefixes: &[String],
+    decode: Option<&DecodeConfig>,
+    stop: &Stop<'_>,
+) -> Result<u64> {
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let out = std::io::BufWriter::new(stdout.lock());
+    match decode {
+        Some(cfg) => loop_on(endpoints, prefixes, stop, Decoded(Printer::new(cfg, out)?)),
+        None => loop_on(endpoints, prefixes, stop, Raw(out)),
+    }
+}
+
+/// What tap does with each envelope.
+trait Sink {
+    fn envelope(&mut self, topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()>;
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+struct Raw<W: Write>(W);
+
+impl<W: Write> Sink for Raw<W> {
+    fn envelope(&mut self, topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.0, &line(topic, e))?;
+        self.0.write_all(b"\n")
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+struct Decoded<W: Write>(Printer<W>);
+
+impl<W: Write> Sink for Decoded<W> {
+    fn envelope(&mut self, _topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()> {
+        let Some(kind) = e.kind() else { return Ok(()) };
+        self.0.datagram(&records::Datagram {
+            kind,
+            exporter: e.src(),
+            received_ns: e.timestamp_ns(),
+            payload: e.payload(),
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn loop_on(
+    endpoints: &[String],
+    prefixes: &[String],
+    stop: &Stop<'_>,
+    mut out: impl Sink,
+) -> Result<u64> {
+    let sub = Subscriber::connect(endpoints, prefixes, 100_000)?;
     let mut n = 0u64;
     while !stop.requested() {
         let m = match sub.recv(100)? {
@@ -85,8 +140,7 @@ pub fn run(endpoints: &[String], prefixes: &[String], stop: &Stop<'_>) -> Result
         let topic = String::from_utf8_lossy(&m.topic);
         match Envelope::new_checked(&m.body[..]) {
             Ok(e) => {
-                serde_json::to_writer(&mut out, &line(&topic, &e))?;
-                out.write_all(b"\n")?;
+                out.envelope(&topic, &e)?;
                 n += 1;
             }
             Err(err) => tracing::warn!("tap: bad envelope on {topic}: {err}"),

@@ -1,0 +1,239 @@
+//! Typed records decoded from telemetry datagrams, one JSON object each (docs/records.md).
+//!
+//! A [`Decoder`] takes a datagram with its capture metadata ([`Datagram`]) and hands each record to a callback:
+//! a syslog message, a flow, a counter sample, a trap. It keeps the state decoding needs across datagrams —
+//! NetFlow v9/IPFIX templates and sampling rates — within the bounds it was built with.
+
+pub mod netflow;
+pub mod sflow;
+pub mod snmp;
+pub mod syslog;
+pub mod value;
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use wire::kind::Kind;
+use wire::netflow::cache::Limits;
+use wire::netflow::Session;
+use wire::snmp::{Usm, UsmError};
+
+/// A datagram to decode: its kind, exporter, capture time and payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    pub kind: Kind,
+    pub exporter: IpAddr,
+    /// Capture time, nanoseconds since the Unix epoch.
+    pub received_ns: u64,
+    pub payload: &'a [u8],
+}
+
+/// One record: what every record carries, then its own fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub kind: &'static str,
+    pub record: &'static str,
+    pub exporter: IpAddr,
+    /// Capture time, RFC 3339 UTC with microseconds.
+    pub received: String,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The record types.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    Message(syslog::Message),
+    V5Flow(netflow::V5Flow),
+    Flow(netflow::Flow),
+    Options(netflow::OptionsRecord),
+    Template(netflow::TemplateRecord),
+    SflowFlow(sflow::SflowFlow),
+    SflowCounters(sflow::SflowCounters),
+    Trap(snmp::Trap),
+}
+
+impl Body {
+    /// The `record` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Body::Message(_) => "message",
+            Body::V5Flow(_) | Body::Flow(_) | Body::SflowFlow(_) => "flow",
+            Body::SflowCounters(_) => "counters",
+            Body::Trap(t) if t.pdu == "trap" || t.pdu == "trap-v1" || t.pdu == "inform" => "trap",
+            Body::Trap(_) => "pdu",
+            Body::Options(_) => "options",
+            Body::Template(_) => "template",
+        }
+    }
+}
+
+/// Why a datagram (or part of it) did not decode.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{0}")]
+    Malformed(#[from] wire::WireError),
+    #[error("data set for template {0} that was never received (or has expired)")]
+    NoTemplate(u16),
+    #[error("snmp: {0}")]
+    Snmp(#[from] wire::snmp::SnmpError),
+}
+
+/// Decoder settings.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Print v9/IPFIX templates as records of their own (`record` = `template`).
+    pub templates: bool,
+    pub limits: Limits,
+    /// SNMPv3 users whose authenticated (and encrypted) messages can be decoded.
+    pub snmp_users: Vec<wire::snmp::UsmUser>,
+}
+
+/// Counters of one decoder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub datagrams: u64,
+    pub records: u64,
+    /// Datagrams that did not decode at all.
+    pub malformed: u64,
+    /// v9/IPFIX sets skipped: template unknown, or the set itself malformed.
+    pub sets_without_template: u64,
+    pub sets_malformed: u64,
+}
+
+pub struct Decoder {
+    options: Options,
+    netflow: Session,
+    usm: Usm,
+    pub stats: Stats,
+}
+
+impl Decoder {
+    /// Fails only on an SNMP user list that cannot work (short password, duplicate name...).
+    pub fn new(options: Options) -> Result<Self, UsmError> {
+        Ok(Self {
+            netflow: Session::new(options.limits),
+            usm: Usm::new(options.snmp_users.clone())?,
+            options,
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn template_stats(&self) -> wire::netflow::cache::CacheStats {
+        self.netflow.stats()
+    }
+
+    /// Decodes one datagram, handing each record to `out`. Problems inside a datagram whose other parts
+    /// decoded (a v9/IPFIX set without its template) are returned after those parts went out.
+    pub fn decode(
+        &mut self,
+        d: &Datagram<'_>,
+        out: &mut impl FnMut(Record),
+    ) -> Result<(), Vec<DecodeError>> {
+        self.stats.datagrams += 1;
+        let received = gen::timefmt::rfc5424(d.received_ns);
+        let mut records = 0;
+        let mut emit = |kind: &'static str, body: Body| {
+            records += 1;
+            out(Record {
+                kind,
+                record: body.name(),
+                exporter: d.exporter,
+                received: received.clone(),
+                body,
+            })
+        };
+        let problems = self.dispatch(d, &mut emit);
+        self.stats.records += records;
+        match problems {
+            Ok(()) => Ok(()),
+            Err(p) => {
+                self.count(&p, records);
+                Err(p)
+            }
+        }
+    }
+
+    fn count(&mut self, problems: &[DecodeError], records: u64) {
+        for p in problems {
+            match p {
+                DecodeError::NoTemplate(_) => self.stats.sets_without_template += 1,
+                DecodeError::Malformed(_) if records > 0 => self.stats.sets_malformed += 1,
+                _ => {}
+            }
+        }
+        if records == 0
+            && problems
+                .iter()
+                .all(|p| !matches!(p, DecodeError::NoTemplate(_)))
+        {
+            self.stats.malformed += 1;
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        d: &Datagram<'_>,
+        emit: &mut impl FnMut(&'static str, Body),
+    ) -> Result<(), Vec<DecodeError>> {
+        let one = |e: wire::WireError| vec![DecodeError::from(e)];
+        match d.kind {
+            Kind::Syslog => syslog::messages(d.payload, &mut |b| emit("syslog", b)).map_err(one),
+            Kind::NetflowV5 => {
+                netflow::v5_flows(d.payload, &mut |b| emit("netflow-v5", b)).map_err(one)
+            }
+            Kind::NetflowV9 | Kind::Ipfix => self.template_based(d, emit),
+            Kind::Sflow => sflow::samples(d.payload, &mut |b| emit("sflow", b)).map_err(one),
+            Kind::Snmptrap => snmp::message(d.payload, &mut self.usm, &mut |b| emit("snmptrap", b))
+                .map_err(|e| vec![e.into()]),
+        }
+    }
+
+    fn template_based(
+        &mut self,
+        d: &Datagram<'_>,
+        emit: &mut impl FnMut(&'static str, Body),
+    ) -> Result<(), Vec<DecodeError>> {
+        let mut problems = Vec::new();
+        let templates = self.options.templates;
+        let header = wire::netflow::header(d.payload)
+            .map_err(|e| vec![e.into()])?
+            .0;
+        let export = netflow::Export::from(&header);
+        let kind = if export.version == 9 {
+            "netflow-v9"
+        } else {
+            "ipfix"
+        };
+        let mut on_event =
+            |e: wire::netflow::Event<'_>| match netflow::event(export, e, templates, &mut |b| {
+                emit(kind, b)
+            }) {
+                netflow::Outcome::Ok => {}
+                netflow::Outcome::NoTemplate(id) => problems.push(DecodeError::NoTemplate(id)),
+                netflow::Outcome::Bad(e) => problems.push(e.into()),
+            };
+        self.netflow
+            .decode(
+                d.exporter,
+                d.received_ns / 1_000_000_000,
+                d.payload,
+                &mut on_event,
+            )
+            .map_err(|e| vec![e.into()])?;
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(problems),
+        }
+    }
+}
+
+/// Writes one record as a JSON line.
+pub fn write_json(w: &mut impl std::io::Write, r: &Record) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, r)?;
+    w.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+//! Decoder tests on datagrams from the generator and on hand-made ones.
+
+use super::*;
+use serde_json::Value as Json;
+
+const T0: u64 = 1_764_000_000_000_000_000;
+
+fn exporter_datagrams(kind: gen::GenKind, n: u64) -> Vec<Vec<u8>> {
+    let s = gen::Settings::default();
+    let mut ex = gen::Exporter::new(kind, "192.0.2.9".parse().unwrap(), 0, &s);
+    (0..n)
+        .map(|i| {
+            let mut o = Vec::new();
+            ex.next(i, T0 + i * 1_000_000, &s, &mut o);
+            o
+        })
+        .collect()
+}
+
+fn decode_all(
+    dec: &mut Decoder,
+    kind: Kind,
+    payloads: &[Vec<u8>],
+) -> (Vec<Json>, Vec<DecodeError>) {
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    for p in payloads {
+        let d = Datagram {
+            kind,
+            exporter: "192.0.2.9".parse().unwrap(),
+            received_ns: T0,
+            payload: p,
+        };
+        let r = dec.decode(&d, &mut |r| out.push(serde_json::to_value(&r).unwrap()));
+        errors.extend(r.err().unwrap_or_default());
+    }
+    (out, errors)
+}
+
+#[test]
+fn syslog_message_fields() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let p =
+        b"<189>42: *Mar  1 00:00:01.123: %LINK-3-UPDOWN: Interface Gi0/1, changed state to down"
+            .to_vec();
+    let (out, errors) = decode_all(&mut dec, Kind::Syslog, &[p]);
+    assert!(errors.is_empty());
+    let r = &out[0];
+    assert_eq!(r["kind"], "syslog");
+    assert_eq!(r["record"], "message");
+    assert_eq!(r["exporter"], "192.0.2.9");
+    assert_eq!(r["received"], "2025-11-24T16:00:00.000000Z");
+    assert_eq!(
+        (
+            r["format"].as_str(),
+            r["facility"].as_u64(),
+            r["severity"].as_u64()
+        ),
+        (Some("cisco-ios"), Some(23), Some(5))
+    );
+    assert_eq!(
+        (r["sequence"].as_u64(), r["clock_flag"].as_str()),
+        (Some(42), Some("*"))
+    );
+    assert!(r["message"].as_str().unwrap().starts_with("%LINK-3-UPDOWN"));
+}
+
+#[test]
+fn v5_flows_match_the_header_count() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let dgrams = exporter_datagrams(gen::GenKind::NetflowV5, 3);
+    let (out, errors) = decode_all(&mut dec, Kind::NetflowV5, &dgrams);
+    assert!(errors.is_empty());
+    let per_datagram: usize = dgrams
+        .iter()
+        .map(|d| usize::from(u16::from_be_bytes([d[2], d[3]])))
+        .sum();
+    assert_eq!(out.len(), per_datagram);
+    let r = &out[0];
+    assert_eq!(
+        (
+            r["kind"].as_str(),
+            r["record"].as_str(),
+            r["version"].as_u64()
+        ),
+        (Some("netflow-v5"), Some("flow"), Some(5))
+    );
+    for key in [
+        "src_addr", "dst_addr", "src_port", "dst_port", "protocol", "packets", "bytes",
+    ] {
+        assert!(!r[key].is_null(), "{key} missing in {r}");
+    }
+    assert_eq!(dec.stats.records, out.len() as u64);
+}
+
+#[test]
+fn v9_and_ipfix_flows_with_names_and_templates_on_request() {
+    for (gk, kind, name, version) in [
+        (gen::GenKind::NetflowV9, Kind::NetflowV9, "netflow-v9", 9),
+        (gen::GenKind::Ipfix, Kind::Ipfix, "ipfix", 10),
+    ] {
+        let mut dec = Decoder::new(Options {
+            templates: true,
+            ..Options::default()
+        })
+        .unwrap();
+        let (out, errors) = decode_all(&mut dec, kind, &exporter_datagrams(gk, 4));
+        assert!(errors.is_empty(), "{errors:?}");
+        let templates: Vec<_> = out.iter().filter(|r| r["record"] == "template").collect();
+        assert_eq!(templates.len(), 2, "one per observation domain");
+        assert_eq!(templates[0]["fields"][0]["name"], "sourceIPv4Address");
+        let flows: Vec<_> = out.iter().filter(|r| r["record"] == "flow").collect();
+        assert!(flows.len() > 40);
+        let f = flows[0];
+        assert_eq!(
+            (f["kind"].as_str(), f["version"].as_u64()),
+            (Some(name), Some(version))
+        );
+        assert_eq!(f["src_addr"], f["fields"]["sourceIPv4Address"]);
+        assert_eq!(f["bytes"], f["fields"]["octetDeltaCount"]);
+        assert!(f["fields"]["destinationTransportPort"].is_u64());
+        assert!(f["domain"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn data_before_its_template_is_an_error_and_counted() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let dgrams = exporter_datagrams(gen::GenKind::NetflowV9, 4);
+    // Datagrams 2 and 3 (the second round of both domains) carry no template.
+    let (out, errors) = decode_all(&mut dec, Kind::NetflowV9, &dgrams[2..]);
+    assert!(out.is_empty());
+    assert_eq!(errors.len(), 2);
+    assert!(matches!(errors[0], DecodeError::NoTemplate(256)));
+    assert_eq!(dec.stats.sets_without_template, 2);
+}
+
+#[test]
+fn garbage_is_malformed_not_a_panic() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    for kind in [Kind::Syslog, Kind::NetflowV5, Kind::NetflowV9, Kind::Ipfix] {
+        let (out, errors) = decode_all(&mut dec, kind, &[vec![0xff; 40], vec![]]);
+        assert!(out.is_empty());
+        assert_eq!(errors.len(), 2);
+    }
+    assert_eq!(dec.stats.malformed, 8);
+}
+
+#[test]
+fn json_line_is_one_object() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let mut buf = Vec::new();
+    let d = Datagram {
+        kind: Kind::Syslog,
+        exporter: "2001:db8::1".parse().unwrap(),
+        received_ns: 0,
+        payload: b"<13>Nov 26 10:00:00 host app[1]: hi",
+    };
+    dec.decode(&d, &mut |r| write_json(&mut buf, &r).unwrap())
+        .unwrap();
+    let line = String::from_utf8(buf).unwrap();
+    assert_eq!(
+        line,
+        "{\"kind\":\"syslog\",\"record\":\"message\",\"exporter\":\"2001:db8::1\",\"received\":\"1970-01-01T00:00:00.000000Z\",\
+         \"format\":\"rfc3164\",\"facility\":1,\"severity\":5,\"timestamp\":\"Nov 26 10:00:00\",\"hostname\":\"host\",\
+         \"app\":\"app\",\"procid\":\"1\",\"message\":\"hi\"}\n"
+    );
+}
