@@ -158,3 +158,19 @@ kinds = ["syslog"]
     assert cap_stats["captured_total"] == 5, "the file's port was replaced by the flag's"
     assert fwd_stats["destinations"][0]["url"] == sink.url
     assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
+
+
+@pytest.mark.parametrize("user,message,line", [
+    ('name = "ops"\nauth_protocol = "sha"\nauth_password = "short"\n', "shorter than 8", 4),
+    ('name = "ops"\nauth_protocol = "sha"\n', "auth_protocol and auth_password go together", 4),
+    ('name = "ops"\npriv_protocol = "aes"\npriv_password = "privpass123"\n', "ops", 4),
+    ('name = "ops"\nauth_protocol = "sha1"\nauth_password = "authpass123"\n', "unknown variant", 6),
+])
+def test_bad_snmp_user_is_refused_with_line_and_key(tmp_path, user, message, line):
+    require_sekiwake()
+    bad = tmp_path / "decode.toml"
+    bad.write_text("[decode]\ntemplates = true\n\n[[decode.snmp_users]]\n" + user)
+    rc, out = run_check(bad)
+    assert rc != 0, out
+    assert str(bad) in out and "decode.snmp_users" in out and message in out, out
+    assert mentions_line(out, line), out

@@ -543,13 +543,22 @@ impl Config {
             ));
         }
         for (i, u) in self.decode.snmp_users.iter().enumerate() {
-            let key = format!("decode.snmp_users[{i}]");
-            u.usm().map_err(|m| fail(key.clone(), &u.name, m))?;
+            let checked = u.usm().and_then(|one| {
+                wire::snmp::Usm::new(vec![one])
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            checked.map_err(|message| ConfigError {
+                file: file.to_owned(),
+                line: nth_line(text, "[[decode.snmp_users]]", i + 1),
+                key: format!("decode.snmp_users[{i}]"),
+                message,
+            })?;
         }
         if let Err(e) = wire::snmp::Usm::new(self.decode.options().snmp_users) {
             return Err(fail(
                 "decode.snmp_users".into(),
-                "snmp_users",
+                "[[decode.snmp_users]]",
                 e.to_string(),
             ));
         }
