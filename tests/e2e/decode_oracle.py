@@ -1,6 +1,7 @@
 """Shared pieces of the decode oracle tests: run `sekiwake decode` on a pcap, and read tshark's JSON."""
 
 import json
+import re
 import subprocess
 
 from peers import SEKIWAKE_BIN
@@ -8,6 +9,12 @@ from peers import SEKIWAKE_BIN
 
 def decode(pcap, ports, *extra):
     """Records of `sekiwake decode --pcap` (list of dicts) and its end-of-run summary."""
+    records, summary, _ = decode_with_log(pcap, ports, *extra)
+    return records, summary
+
+
+def decode_with_log(pcap, ports, *extra):
+    """decode(), plus its stderr (warnings about datagrams that gave no record) without colour codes."""
     argv = [SEKIWAKE_BIN, "decode", "--pcap", str(pcap), *extra]
     for family, port in ports.items():
         argv += ["--port", f"{family}={port}"]
@@ -16,7 +23,8 @@ def decode(pcap, ports, *extra):
     summary = [line for line in out.stderr.splitlines() if line.startswith("decode: done: ")]
     assert summary, out.stderr
     records = [json.loads(line) for line in out.stdout.splitlines()]
-    return records, json.loads(summary[-1][len("decode: done: "):])
+    log = re.sub(r"\x1b\[[0-9;]*m", "", out.stderr)
+    return records, json.loads(summary[-1][len("decode: done: "):]), log
 
 
 def tshark_json(pcap, decode_as=(), *options):

@@ -349,16 +349,20 @@ class Snmptrapd(Daemon):
 
 def snmptrap(port, version, varbinds, trap_oid="1.3.6.1.6.3.1.1.5.3", community="public", host="127.0.0.1",
              clientaddr=None, enterprise="1.3.6.1.4.1.8072.2.3", agent="127.0.0.9", generic=6, specific=17,
-             inform=False, transport="udp", timeout=10):
+             inform=False, transport="udp", timeout=10, usm=None):
     """Send one trap with net-snmp's snmptrap (or snmpinform).  varbinds: [(oid, type, value), ...].
-    version: "1", "2c" or "3" (authPriv with the shared user and engine id)."""
+    version: "1", "2c" or "3" (by default authPriv with the shared user and engine id; usm=(user, auth,
+    authpass, priv, privpass) picks another user, with auth/priv None for noAuthNoPriv/authNoPriv)."""
     prog = "snmpinform" if inform else "snmptrap"
     argv = [prog, "-v", version]
     if version == "3":
-        auth, authpass = SNMP_AUTH
-        priv, privpass = SNMP_PRIV
-        argv += ["-e", SNMP_ENGINE_ID, "-u", SNMP_USER, "-a", auth, "-A", authpass, "-x", priv, "-X", privpass,
-                 "-l", "authPriv"]
+        user, auth, authpass, priv, privpass = usm or (SNMP_USER, *SNMP_AUTH, *SNMP_PRIV)
+        argv += ["-e", SNMP_ENGINE_ID, "-u", user]
+        if auth:
+            argv += ["-a", auth, "-A", authpass]
+        if priv:
+            argv += ["-x", priv, "-X", privpass]
+        argv += ["-l", "authPriv" if priv else "authNoPriv" if auth else "noAuthNoPriv"]
     else:
         argv += ["-c", community]
     if clientaddr:
@@ -795,10 +799,16 @@ class Sekiwake:
             p.wait_ready(lambda: p.stats() is not None, timeout=10, what="running (no stats file)")
         return p
 
-    def tap(self, subscribe, *kinds, netns=None):
+    def tap(self, subscribe, *kinds, netns=None, decode=False, snmp_users=()):
+        """Start `sekiwake tap` (with decode=True: `--decode`, records instead of envelopes); its stdout lines
+        are in proc.stdout_lines() / proc.json_lines()."""
         argv = ["--subscribe", subscribe]
         for k in kinds:
             argv += ["--kind", k]
+        if decode:
+            argv += ["--decode"]
+        for u in snmp_users:
+            argv += ["--snmp-user", u]
         p = SekiwakeProc("tap", argv, self.dir, None, None, netns)
         self.procs.append(p)
         return p.start()

@@ -2,12 +2,13 @@
 pmacctd's sfprobe (sFlow v5) and logger (RFC 3164, RFC 5424). The same file goes to both; the records must agree field by field. Where the
 two differ on purpose, the test says why."""
 
+import subprocess
 import time
 
 import pytest
 
 from decode_oracle import decode, dicts_with, first, tshark_json
-from peers import (PacketCapture, drain_socket, flows_pcap, free_port, logger, pmacctd_sfprobe, require_programs,
+from peers import (SEKIWAKE_BIN, PacketCapture, drain_socket, flows_pcap, free_port, logger, pmacctd_sfprobe, require_programs,
                    require_sekiwake, softflowd)
 
 
@@ -171,4 +172,47 @@ def test_pmacct_sflow_samples_match_tshark(tmp_path):
             for r in records if r["record"] == "flow"]
     assert ours == oracle
     assert all(r["kind"] == "sflow" and r["exporter"] == "127.0.0.1" for r in records)
+    assert summary["records"]["malformed"] == 0
+
+
+COUNTER_FIELDS = [("if_index", "sflow_245.ifindex"), ("if_type", "sflow_245.iftype"), ("if_speed", "sflow_245.ifspeed"),
+                  ("if_direction", "sflow_245.ifdirection"), ("in_octets", "sflow_245.ifinoct"),
+                  ("in_ucast_pkts", "sflow_245.ifinpkt"), ("in_multicast_pkts", "sflow_245.ifinmcast"),
+                  ("in_broadcast_pkts", "sflow_245.ifinbcast"), ("in_discards", "sflow_245.ifindisc"),
+                  ("in_errors", "sflow_245.ifinerr"), ("out_octets", "sflow_245.ifoutoct"),
+                  ("out_ucast_pkts", "sflow_245.ifoutpkt"), ("out_discards", "sflow_245.ifoutdisc"),
+                  ("out_errors", "sflow_245.ifouterr"), ("promiscuous_mode", "sflow_245.ifpromisc")]
+
+
+def test_sflow_counter_samples_match_tshark(tmp_path):
+    """pmacctd sends no counter samples in a short replay, so the counters come from `sekiwake send sflow`
+    (two agents); tshark is still the oracle for their values."""
+    require_programs("tcpdump", "tshark")
+    require_sekiwake()
+    port = free_port("udp")
+    cap = PacketCapture(tmp_path, f"udp and dst port {port}", name="send-sflow").start()
+    with drain_socket(port):
+        out = subprocess.run([SEKIWAKE_BIN, "send", "sflow", "--to", f"127.0.0.1:{port}", "--count", "40",
+                              "--rate", "2000", "--exporters", "2"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        time.sleep(0.3)
+    cap.stop()
+    records, summary = decode(cap.pcap, {"sflow": port})
+    ours = [r for r in records if r["record"] == "counters"]
+    theirs = []
+    for layers in tshark_json(cap.pcap, [f"udp.port=={port},sflow"]):
+        s = layers["sflow"]
+        for cs in dicts_with(s, "sflow.counters_sample.sequence_number"):
+            g = dicts_with(cs, "sflow_245.ifindex")[0]
+            theirs.append((s["sflow_245.agent"], int(cs["sflow.counters_sample.sequence_number"]),
+                           int(cs["sflow.counters_sample.source_id_index"]))
+                          + tuple(int(g[t]) for _, t in COUNTER_FIELDS))
+    assert len(theirs) >= 2
+    # ifStatus is one word in sFlow (bit 0 admin up, bit 1 oper up); tshark splits it, ours keeps the word
+    assert [(r["agent"], r["sample_sequence"], r["source_id_index"]) + tuple(r[o] for o, _ in COUNTER_FIELDS)
+            for r in ours] == theirs
+    assert all(r["if_status"] == 3 for r in ours)
+    flows = [r for r in records if r["record"] == "flow"]
+    assert flows and all(r.get("src_addr") and r.get("frame_length") for r in flows)
+    assert {r["exporter"] for r in records} == {"127.0.0.1", "127.0.0.2"}
     assert summary["records"]["malformed"] == 0

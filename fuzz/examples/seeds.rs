@@ -1,0 +1,189 @@
+//! Writes seed inputs for the fuzz targets into `CORPUS/TARGET/seed-*` (default CORPUS: fuzz/corpus): datagrams
+//! from the generator, a few hand-made v9/IPFIX ones with options templates, enterprise and variable-length
+//! fields and withdrawals, and the captured test vectors. Run by `fuzz/run`; seeds are rewritten each time.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use gen::{Exporter, GenKind, Settings};
+
+/// Must match the targets' datagram separator.
+const MARK: &[u8] = b"\xffNXT";
+const T0: u64 = 1_764_000_000_000_000_000;
+/// `Kind::ALL` indexes, the records target's first byte.
+const SYSLOG: u8 = 0;
+const NETFLOW_V5: u8 = 1;
+const NETFLOW_V9: u8 = 2;
+const IPFIX: u8 = 3;
+const SFLOW: u8 = 4;
+const SNMPTRAP: u8 = 5;
+
+fn generated(kind: GenKind, n: u64, s: &Settings) -> Vec<Vec<u8>> {
+    let mut ex = Exporter::new(kind, Ipv4Addr::new(192, 0, 2, 9), 0, s);
+    (0..n)
+        .map(|i| {
+            let mut o = Vec::new();
+            ex.next(i, T0 + i * 1_000_000_000, s, &mut o);
+            o
+        })
+        .collect()
+}
+
+fn small() -> Settings {
+    Settings {
+        target_bytes: 300,
+        template_every: 2,
+        domains: 1,
+        ..Settings::default()
+    }
+}
+
+fn be16(v: u16) -> [u8; 2] {
+    v.to_be_bytes()
+}
+
+fn set(id: u16, body: &[u8]) -> Vec<u8> {
+    [&be16(id)[..], &be16(body.len() as u16 + 4), body].concat()
+}
+
+fn words(w: &[u16]) -> Vec<u8> {
+    w.iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+fn ipfix(sets: &[Vec<u8>]) -> Vec<u8> {
+    let mut o = [&words(&[10, 0])[..], &1_764_000_000u32.to_be_bytes(), &[0, 0, 0, 1], &[0, 0, 0, 7]].concat();
+    sets.iter().for_each(|s| o.extend_from_slice(s));
+    let len = o.len() as u16;
+    o[2..4].copy_from_slice(&len.to_be_bytes());
+    o
+}
+
+fn v9(sets: &[Vec<u8>]) -> Vec<u8> {
+    let head = [&words(&[9, sets.len() as u16])[..], &[0, 1, 0, 0], &1_764_000_000u32.to_be_bytes(), &[0; 4], &[0, 0, 0, 3]];
+    let mut o = head.concat();
+    sets.iter().for_each(|s| o.extend_from_slice(s));
+    o
+}
+
+/// IPFIX: an options template (scope observationDomainId, samplingInterval), its record, a flow template
+/// with an enterprise and a variable-length field, two flows, then a withdrawal.
+fn ipfix_rich() -> Vec<Vec<u8>> {
+    let opt_t = set(3, &words(&[257, 2, 1, 149, 4, 34, 4]));
+    let opt_d = set(257, &[0, 0, 0, 7, 0, 0, 0, 100]);
+    let flow_t = set(2, &words(&[258, 3, 8, 4, 0x8001, 0xffff, 0, 2879, 2, 4]));
+    let flows = set(258, &[10, 0, 0, 1, 3, b'a', b'b', b'c', 0, 0, 0, 9, 10, 0, 0, 2, 255, 0, 1, b'z', 0, 0, 0, 1]);
+    let withdraw = set(2, &words(&[258, 0]));
+    vec![ipfix(&[opt_t, opt_d, flow_t]), ipfix(&[flows.clone()]), ipfix(&[withdraw, flows])]
+}
+
+/// v9: an options template (scope system, samplingInterval and samplingAlgorithm) and its record, then
+/// flows that inherit the sampling rate.
+fn v9_rich() -> Vec<Vec<u8>> {
+    let opt_t = set(1, &words(&[257, 4, 8, 1, 4, 34, 4, 35, 1, 0]));
+    let opt_d = set(257, &[0, 0, 0, 1, 0, 0, 0, 64, 2, 0, 0, 0]);
+    let flow_t = set(0, &words(&[256, 3, 8, 4, 12, 4, 2, 4]));
+    let flows = set(256, &[10, 0, 0, 1, 10, 0, 0, 2, 0, 0, 0, 5]);
+    vec![v9(&[opt_t, opt_d, flow_t]), v9(&[flows])]
+}
+
+/// The netflow target's input: limits byte, then (clock/exporter byte, datagram) pieces.
+fn netflow_input(limits: u8, datagrams: &[Vec<u8>]) -> Vec<u8> {
+    let mut o = vec![limits];
+    for (i, d) in datagrams.iter().enumerate() {
+        if i > 0 {
+            o.extend_from_slice(MARK);
+        }
+        o.push(1);
+        o.extend_from_slice(d);
+    }
+    o
+}
+
+/// The records target's input: kind byte, then datagrams.
+fn records_input(kind: u8, datagrams: &[Vec<u8>]) -> Vec<u8> {
+    let mut o = vec![kind];
+    for (i, d) in datagrams.iter().enumerate() {
+        if i > 0 {
+            o.extend_from_slice(MARK);
+        }
+        o.extend_from_slice(d);
+    }
+    o
+}
+
+fn vectors(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+        .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).ok()?)))
+        .collect();
+    v.sort();
+    v
+}
+
+struct Out(PathBuf);
+
+impl Out {
+    fn put(&self, target: &str, name: &str, bytes: &[u8]) {
+        let dir = self.0.join(target);
+        fs::create_dir_all(&dir).expect("corpus directory");
+        fs::write(dir.join(format!("seed-{name}")), bytes).expect("seed file");
+    }
+}
+
+fn netflow_seeds(out: &Out, s: &Settings) {
+    let v9g = generated(GenKind::NetflowV9, 3, s);
+    let ipfixg = generated(GenKind::Ipfix, 3, s);
+    out.put("netflow", "v5", &netflow_input(0x0b, &generated(GenKind::NetflowV5, 1, s)));
+    out.put("netflow", "v9-gen", &netflow_input(0x0b, &v9g));
+    out.put("netflow", "ipfix-gen", &netflow_input(0x0b, &ipfixg));
+    out.put("netflow", "v9-options", &netflow_input(0x11, &v9_rich()));
+    out.put("netflow", "ipfix-rich", &netflow_input(0x11, &ipfix_rich()));
+    out.put("records", "v9-gen", &records_input(NETFLOW_V9, &v9g));
+    out.put("records", "ipfix-gen", &records_input(IPFIX | 0x40, &ipfixg));
+    out.put("records", "v9-options", &records_input(NETFLOW_V9, &v9_rich()));
+    out.put("records", "ipfix-rich", &records_input(IPFIX | 0x40, &ipfix_rich()));
+    out.put("records", "v5", &records_input(NETFLOW_V5, &generated(GenKind::NetflowV5, 1, s)));
+}
+
+fn syslog_seeds(out: &Out) {
+    use gen::syslog::Format;
+    for (name, f) in [("rfc3164", Format::Rfc3164), ("rfc5424", Format::Rfc5424), ("cisco", Format::Cisco)] {
+        let s = Settings { syslog_format: f, size: Some(120), ..Settings::default() };
+        let msgs = generated(GenKind::Syslog, 2, &s);
+        out.put("syslog", name, &msgs[0]);
+        out.put("records", &format!("syslog-{name}"), &records_input(SYSLOG, &msgs));
+    }
+}
+
+fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
+    let sflow = generated(GenKind::Sflow, 2, &Settings { target_bytes: 600, ..s.clone() });
+    out.put("sflow", "gen", &sflow[0]);
+    out.put("records", "sflow-gen", &records_input(SFLOW, &sflow));
+    for (name, bytes) in vectors(&data.join("sflow")) {
+        out.put("sflow", &name, &bytes);
+        out.put("records", &format!("sflow-{name}"), &records_input(SFLOW, &[bytes]));
+    }
+    for k in [GenKind::SnmptrapV1, GenKind::SnmptrapV2c, GenKind::Snmpinform] {
+        let p = generated(k, 1, s).remove(0);
+        out.put("snmp", k.name(), &p);
+        out.put("records", k.name(), &records_input(SNMPTRAP, &[p]));
+    }
+    for (name, bytes) in vectors(&data.join("snmp")) {
+        out.put("snmp", &name, &bytes);
+        out.put("records", &format!("snmp-{name}"), &records_input(SNMPTRAP, &[bytes]));
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = std::env::args_os().nth(1).map_or_else(|| root.join("corpus"), PathBuf::from);
+    let out = Out(corpus);
+    let s = small();
+    netflow_seeds(&out, &s);
+    syslog_seeds(&out);
+    sflow_snmp_seeds(&out, &s, &root.join("../crates/wire/tests/data"));
+}
