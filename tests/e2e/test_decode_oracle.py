@@ -216,3 +216,33 @@ def test_sflow_counter_samples_match_tshark(tmp_path):
     assert flows and all(r.get("src_addr") and r.get("frame_length") for r in flows)
     assert {r["exporter"] for r in records} == {"127.0.0.1", "127.0.0.2"}
     assert summary["records"]["malformed"] == 0
+
+
+@pytest.mark.parametrize("version", [9, 10])
+def test_sampling_rate_from_softflowd_options(tmp_path, version):
+    """softflowd -s N announces 1-in-N sampling in options data (v9 samplingInterval, IPFIX
+    samplingPacketInterval/Space); every flow of that exporter then carries sampling_rate N."""
+    require_programs("softflowd", "tcpdump", "tshark")
+    require_sekiwake()
+    port = free_port("udp")
+    cap = PacketCapture(tmp_path, f"udp and dst port {port}", name=f"sampled-v{version}").start()
+    argv = ["softflowd", "-r", str(flows_pcap(tmp_path / "flows.pcap")), "-n", f"127.0.0.1:{port}", "-v",
+            str(version), "-6", "-a", "-d", "-c", "none", "-s", "4", "-p", str(tmp_path / "sf.pid")]
+    with drain_socket(port):
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        time.sleep(0.3)
+    cap.stop()
+    records, _ = decode(cap.pcap, {"netflow": port})
+    flows = [r for r in records if r["record"] == "flow"]
+    assert flows, "softflowd -s 4 exported no flow"
+    assert {r["sampling_rate"] for r in flows} == {4}
+    # tshark's view of the options data says the same
+    layers = tshark_json(cap.pcap, [f"udp.port=={port},cflow"])
+    if version == 9:
+        announced = {int(d["cflow.sampling_interval"]) for l in layers for d in dicts_with(l, "cflow.sampling_interval")}
+        assert announced == {4}
+    else:
+        opts = [r for r in records if r["record"] == "options"]
+        assert opts and all(r["fields"]["samplingPacketInterval"] == 1 and r["fields"]["samplingPacketSpace"] == 3
+                            for r in opts)
