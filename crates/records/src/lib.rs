@@ -97,8 +97,9 @@ pub struct Stats {
     pub records: u64,
     /// Datagrams that did not decode at all.
     pub malformed: u64,
-    /// v9/IPFIX sets skipped: template unknown, or the set itself malformed.
+    /// v9/IPFIX data sets skipped because their template is unknown (never received, or expired).
     pub sets_without_template: u64,
+    /// Sets (or sFlow samples) that could not be read, in datagrams whose other parts decoded.
     pub sets_malformed: u64,
 }
 

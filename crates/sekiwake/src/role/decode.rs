@@ -57,6 +57,10 @@ impl<W: Write> Printer<W> {
     pub fn stats(&self) -> records::Stats {
         self.decoder.stats
     }
+
+    pub fn template_stats(&self) -> wire::netflow::cache::CacheStats {
+        self.decoder.template_stats()
+    }
 }
 
 /// What `decode` did, printed on stderr at the end.
@@ -67,6 +71,8 @@ pub struct Summary {
     /// Frames that were not telemetry datagrams on a watched port (not UDP, other ports, malformed headers).
     pub skipped: u64,
     pub records: records::Stats,
+    /// v9/IPFIX templates learned, refreshed, changed, withdrawn, expired and evicted.
+    pub templates: wire::netflow::cache::CacheStats,
 }
 
 pub fn run(cfg: &Config) -> Result<Summary> {
@@ -115,5 +121,6 @@ pub fn run(cfg: &Config) -> Result<Summary> {
         datagrams: s.captured_total(),
         skipped: s.frames - s.captured_total().min(s.frames),
         records: printer.stats(),
+        templates: printer.template_stats(),
     })
 }

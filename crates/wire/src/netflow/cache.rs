@@ -36,6 +36,7 @@ impl Default for Limits {
 
 /// What happened to templates, for the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CacheStats {
     pub learned: u64,
     pub refreshed: u64,
