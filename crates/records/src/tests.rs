@@ -165,3 +165,117 @@ fn json_line_is_one_object() {
          \"app\":\"app\",\"procid\":\"1\",\"message\":\"hi\"}\n"
     );
 }
+
+#[test]
+fn sflow_flow_and_counter_records() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(
+        &mut dec,
+        Kind::Sflow,
+        &exporter_datagrams(gen::GenKind::Sflow, 4),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let flows: Vec<_> = out.iter().filter(|r| r["record"] == "flow").collect();
+    let counters: Vec<_> = out.iter().filter(|r| r["record"] == "counters").collect();
+    assert!(!flows.is_empty() && !counters.is_empty());
+    let f = flows[0];
+    assert_eq!(
+        (f["kind"].as_str(), f["agent"].as_str()),
+        (Some("sflow"), Some("192.0.2.9"))
+    );
+    for key in [
+        "sampling_rate",
+        "sample_pool",
+        "header_protocol",
+        "frame_length",
+        "src_addr",
+        "dst_addr",
+        "protocol",
+    ] {
+        assert!(!f[key].is_null(), "{key} missing in {f}");
+    }
+    let c = counters[0];
+    assert!(c["if_index"].is_u64() && c["in_octets"].is_u64(), "{c}");
+}
+
+#[test]
+fn snmp_traps_with_trap_oid_and_varbinds() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    for (gk, version, pdu) in [
+        (gen::GenKind::SnmptrapV1, "1", "trap-v1"),
+        (gen::GenKind::SnmptrapV2c, "2c", "trap"),
+        (gen::GenKind::Snmpinform, "2c", "inform"),
+    ] {
+        let (out, errors) = decode_all(&mut dec, Kind::Snmptrap, &exporter_datagrams(gk, 2));
+        assert!(errors.is_empty(), "{errors:?}");
+        let r = &out[0];
+        assert_eq!(
+            (
+                r["record"].as_str(),
+                r["version"].as_str(),
+                r["pdu"].as_str()
+            ),
+            (Some("trap"), Some(version), Some(pdu))
+        );
+        assert_eq!(r["community"], "public");
+        let oid = r["trap_oid"].as_str().unwrap();
+        // linkDown / linkUp: generic trap 2/3 in v1 maps to the same OIDs as v2c's snmpTrapOID.0 (RFC 3584)
+        assert!(
+            oid == "1.3.6.1.6.3.1.1.5.3" || oid == "1.3.6.1.6.3.1.1.5.4",
+            "{r}"
+        );
+        let vbs = r["varbinds"].as_array().unwrap();
+        assert!(vbs.iter().any(|v| v["oid"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.3.6.1.2.1.2.2.1.1.")
+            && v["type"] == "integer"));
+    }
+}
+
+/// A v3 authPriv trap from net-snmp's snmptrap (user privuser, SHA authpass123, AES privpass123).
+const V3_AUTH_PRIV: &[u8] = include_bytes!("../../wire/tests/data/snmp/ap_sha_aes.bin");
+
+#[test]
+fn snmp_v3_auth_priv_decodes_with_the_user_and_is_an_error_without() {
+    use wire::snmp::{AuthProtocol, PrivProtocol, SnmpError, UsmUser};
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(&mut dec, Kind::Snmptrap, &[V3_AUTH_PRIV.to_vec()]);
+    assert!(out.is_empty());
+    assert!(
+        matches!(errors[0], DecodeError::Snmp(SnmpError::UnknownUser)),
+        "{errors:?}"
+    );
+    assert_eq!(dec.stats.malformed, 1);
+
+    let user = UsmUser {
+        name: b"privuser".to_vec(),
+        auth: Some((AuthProtocol::HmacSha, b"authpass123".to_vec())),
+        privacy: Some((PrivProtocol::Aes128Cfb, b"privpass123".to_vec())),
+    };
+    let mut dec = Decoder::new(Options {
+        snmp_users: vec![user],
+        ..Options::default()
+    })
+    .unwrap();
+    let (out, errors) = decode_all(&mut dec, Kind::Snmptrap, &[V3_AUTH_PRIV.to_vec()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let r = &out[0];
+    assert_eq!(
+        (
+            r["version"].as_str(),
+            r["security_level"].as_str(),
+            r["user"].as_str()
+        ),
+        (Some("3"), Some("authPriv"), Some("privuser"))
+    );
+    assert_eq!(r["engine_id"], "8000000001020304");
+    assert_eq!(r["trap_oid"], "1.3.6.1.4.1.8072.2.3.0.1");
+    let vbs = r["varbinds"].as_array().unwrap();
+    assert!(vbs.iter().any(|v| v["oid"] == "1.3.6.1.2.1.1.5.0"
+        && v["value"] == "hello"
+        && v["type"] == "octet-string"));
+    assert!(vbs.iter().any(|v| v["oid"] == "1.3.6.1.2.1.2.2.1.10.1"
+        && v["value"] == 4_000_000_000u64
+        && v["type"] == "counter32"));
+}
