@@ -349,10 +349,11 @@ class Snmptrapd(Daemon):
 
 def snmptrap(port, version, varbinds, trap_oid="1.3.6.1.6.3.1.1.5.3", community="public", host="127.0.0.1",
              clientaddr=None, enterprise="1.3.6.1.4.1.8072.2.3", agent="127.0.0.9", generic=6, specific=17,
-             inform=False, transport="udp", timeout=10, usm=None):
+             inform=False, transport="udp", timeout=10, usm=None, extra=()):
     """Send one trap with net-snmp's snmptrap (or snmpinform).  varbinds: [(oid, type, value), ...].
     version: "1", "2c" or "3" (by default authPriv with the shared user and engine id; usm=(user, auth,
-    authpass, priv, privpass) picks another user, with auth/priv None for noAuthNoPriv/authNoPriv)."""
+    authpass, priv, privpass) picks another user, with auth/priv None for noAuthNoPriv/authNoPriv).  extra: more
+    options (e.g. v3 `-n CONTEXT -E CONTEXT_ENGINE_ID`)."""
     prog = "snmpinform" if inform else "snmptrap"
     argv = [prog, "-v", version]
     if version == "3":
@@ -369,6 +370,7 @@ def snmptrap(port, version, varbinds, trap_oid="1.3.6.1.6.3.1.1.5.3", community=
         argv += [f"--clientaddr={clientaddr}"]
     if inform:
         argv += ["-r", "0", "-t", "2"]
+    argv += [str(a) for a in extra]
     argv += [f"{transport}:{host}:{port}"]
     if version == "1":
         argv += [enterprise, agent, str(generic), str(specific), ""]

@@ -76,7 +76,7 @@ pub enum DecodeError {
     Malformed(#[from] wire::WireError),
     #[error("data set for template {0} that was never received (or has expired)")]
     NoTemplate(u16),
-    #[error("snmp: {0}")]
+    #[error("{0}")]
     Snmp(#[from] wire::snmp::SnmpError),
 }
 
@@ -101,6 +101,9 @@ pub struct Stats {
     pub sets_without_template: u64,
     /// Sets (or sFlow samples) that could not be read, in datagrams whose other parts decoded.
     pub sets_malformed: u64,
+    /// SNMPv3 messages not decoded for want of keys: unknown user, no key for the level, failed
+    /// authentication or decryption (also counted in `malformed`).
+    pub snmp_usm_failed: u64,
 }
 
 pub struct Decoder {
@@ -161,6 +164,7 @@ impl Decoder {
             match p {
                 DecodeError::NoTemplate(_) => self.stats.sets_without_template += 1,
                 DecodeError::Malformed(_) if records > 0 => self.stats.sets_malformed += 1,
+                DecodeError::Snmp(e) if e.is_usm() => self.stats.snmp_usm_failed += 1,
                 _ => {}
             }
         }

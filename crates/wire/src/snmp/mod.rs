@@ -59,6 +59,16 @@ pub enum SnmpError {
     DecryptionFailed,
 }
 
+impl SnmpError {
+    /// A well-formed v3 message that could not be read for want of the right keys.
+    pub fn is_usm(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownUser | Self::NoKey | Self::AuthFailed | Self::DecryptionFailed
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     V1,
