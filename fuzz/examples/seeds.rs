@@ -52,7 +52,13 @@ fn words(w: &[u16]) -> Vec<u8> {
 }
 
 fn ipfix(sets: &[Vec<u8>]) -> Vec<u8> {
-    let mut o = [&words(&[10, 0])[..], &1_764_000_000u32.to_be_bytes(), &[0, 0, 0, 1], &[0, 0, 0, 7]].concat();
+    let mut o = [
+        &words(&[10, 0])[..],
+        &1_764_000_000u32.to_be_bytes(),
+        &[0, 0, 0, 1],
+        &[0, 0, 0, 7],
+    ]
+    .concat();
     sets.iter().for_each(|s| o.extend_from_slice(s));
     let len = o.len() as u16;
     o[2..4].copy_from_slice(&len.to_be_bytes());
@@ -60,7 +66,13 @@ fn ipfix(sets: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn v9(sets: &[Vec<u8>]) -> Vec<u8> {
-    let head = [&words(&[9, sets.len() as u16])[..], &[0, 1, 0, 0], &1_764_000_000u32.to_be_bytes(), &[0; 4], &[0, 0, 0, 3]];
+    let head = [
+        &words(&[9, sets.len() as u16])[..],
+        &[0, 1, 0, 0],
+        &1_764_000_000u32.to_be_bytes(),
+        &[0; 4],
+        &[0, 0, 0, 3],
+    ];
     let mut o = head.concat();
     sets.iter().for_each(|s| o.extend_from_slice(s));
     o
@@ -72,9 +84,18 @@ fn ipfix_rich() -> Vec<Vec<u8>> {
     let opt_t = set(3, &words(&[257, 2, 1, 149, 4, 34, 4]));
     let opt_d = set(257, &[0, 0, 0, 7, 0, 0, 0, 100]);
     let flow_t = set(2, &words(&[258, 3, 8, 4, 0x8001, 0xffff, 0, 2879, 2, 4]));
-    let flows = set(258, &[10, 0, 0, 1, 3, b'a', b'b', b'c', 0, 0, 0, 9, 10, 0, 0, 2, 255, 0, 1, b'z', 0, 0, 0, 1]);
+    let flows = set(
+        258,
+        &[
+            10, 0, 0, 1, 3, b'a', b'b', b'c', 0, 0, 0, 9, 10, 0, 0, 2, 255, 0, 1, b'z', 0, 0, 0, 1,
+        ],
+    );
     let withdraw = set(2, &words(&[258, 0]));
-    vec![ipfix(&[opt_t, opt_d, flow_t]), ipfix(&[flows.clone()]), ipfix(&[withdraw, flows])]
+    vec![
+        ipfix(&[opt_t, opt_d, flow_t]),
+        ipfix(std::slice::from_ref(&flows)),
+        ipfix(&[withdraw, flows]),
+    ]
 }
 
 /// v9: an options template (scope system, samplingInterval and samplingAlgorithm) and its record, then
@@ -118,7 +139,12 @@ fn vectors(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .flatten()
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
-        .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).ok()?)))
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).ok()?,
+            ))
+        })
         .collect();
     v.sort();
     v
@@ -137,50 +163,103 @@ impl Out {
 fn netflow_seeds(out: &Out, s: &Settings) {
     let v9g = generated(GenKind::NetflowV9, 3, s);
     let ipfixg = generated(GenKind::Ipfix, 3, s);
-    out.put("netflow", "v5", &netflow_input(0x0b, &generated(GenKind::NetflowV5, 1, s)));
+    out.put(
+        "netflow",
+        "v5",
+        &netflow_input(0x0b, &generated(GenKind::NetflowV5, 1, s)),
+    );
     out.put("netflow", "v9-gen", &netflow_input(0x0b, &v9g));
     out.put("netflow", "ipfix-gen", &netflow_input(0x0b, &ipfixg));
     out.put("netflow", "v9-options", &netflow_input(0x11, &v9_rich()));
     out.put("netflow", "ipfix-rich", &netflow_input(0x11, &ipfix_rich()));
     out.put("records", "v9-gen", &records_input(NETFLOW_V9, &v9g));
-    out.put("records", "ipfix-gen", &records_input(IPFIX | 0x40, &ipfixg));
-    out.put("records", "v9-options", &records_input(NETFLOW_V9, &v9_rich()));
-    out.put("records", "ipfix-rich", &records_input(IPFIX | 0x40, &ipfix_rich()));
-    out.put("records", "v5", &records_input(NETFLOW_V5, &generated(GenKind::NetflowV5, 1, s)));
+    out.put(
+        "records",
+        "ipfix-gen",
+        &records_input(IPFIX | 0x40, &ipfixg),
+    );
+    out.put(
+        "records",
+        "v9-options",
+        &records_input(NETFLOW_V9, &v9_rich()),
+    );
+    out.put(
+        "records",
+        "ipfix-rich",
+        &records_input(IPFIX | 0x40, &ipfix_rich()),
+    );
+    out.put(
+        "records",
+        "v5",
+        &records_input(NETFLOW_V5, &generated(GenKind::NetflowV5, 1, s)),
+    );
 }
 
 fn syslog_seeds(out: &Out) {
     use gen::syslog::Format;
-    for (name, f) in [("rfc3164", Format::Rfc3164), ("rfc5424", Format::Rfc5424), ("cisco", Format::Cisco)] {
-        let s = Settings { syslog_format: f, size: Some(120), ..Settings::default() };
+    for (name, f) in [
+        ("rfc3164", Format::Rfc3164),
+        ("rfc5424", Format::Rfc5424),
+        ("cisco", Format::Cisco),
+    ] {
+        let s = Settings {
+            syslog_format: f,
+            size: Some(120),
+            ..Settings::default()
+        };
         let msgs = generated(GenKind::Syslog, 2, &s);
         out.put("syslog", name, &msgs[0]);
-        out.put("records", &format!("syslog-{name}"), &records_input(SYSLOG, &msgs));
+        out.put(
+            "records",
+            &format!("syslog-{name}"),
+            &records_input(SYSLOG, &msgs),
+        );
     }
 }
 
 fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
-    let sflow = generated(GenKind::Sflow, 2, &Settings { target_bytes: 600, ..s.clone() });
+    let sflow = generated(
+        GenKind::Sflow,
+        2,
+        &Settings {
+            target_bytes: 600,
+            ..s.clone()
+        },
+    );
     out.put("sflow", "gen", &sflow[0]);
     out.put("records", "sflow-gen", &records_input(SFLOW, &sflow));
     for (name, bytes) in vectors(&data.join("sflow")) {
         out.put("sflow", &name, &bytes);
-        out.put("records", &format!("sflow-{name}"), &records_input(SFLOW, &[bytes]));
+        out.put(
+            "records",
+            &format!("sflow-{name}"),
+            &records_input(SFLOW, &[bytes]),
+        );
     }
-    for k in [GenKind::SnmptrapV1, GenKind::SnmptrapV2c, GenKind::Snmpinform] {
+    for k in [
+        GenKind::SnmptrapV1,
+        GenKind::SnmptrapV2c,
+        GenKind::Snmpinform,
+    ] {
         let p = generated(k, 1, s).remove(0);
         out.put("snmp", k.name(), &p);
         out.put("records", k.name(), &records_input(SNMPTRAP, &[p]));
     }
     for (name, bytes) in vectors(&data.join("snmp")) {
         out.put("snmp", &name, &bytes);
-        out.put("records", &format!("snmp-{name}"), &records_input(SNMPTRAP, &[bytes]));
+        out.put(
+            "records",
+            &format!("snmp-{name}"),
+            &records_input(SNMPTRAP, &[bytes]),
+        );
     }
 }
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = std::env::args_os().nth(1).map_or_else(|| root.join("corpus"), PathBuf::from);
+    let corpus = std::env::args_os()
+        .nth(1)
+        .map_or_else(|| root.join("corpus"), PathBuf::from);
     let out = Out(corpus);
     let s = small();
     netflow_seeds(&out, &s);

@@ -2,7 +2,7 @@
 //! The first byte picks the link type; the rest is a sequence of frames, each prefixed by a 2-byte length.
 #![no_main]
 
-use capture::{DefragConfig, Decoder};
+use capture::{Decoder, DefragConfig, LoopGuard};
 use libfuzzer_sys::fuzz_target;
 use wire::classify::Classifier;
 use wire::link::LinkType;
@@ -18,14 +18,20 @@ const LINKS: [LinkType; 6] = [
 const CAP: usize = 16 * 1024;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, mut rest)) = data.split_first() else { return };
+    let Some((&first, mut rest)) = data.split_first() else {
+        return;
+    };
     let link = LINKS[usize::from(first) % LINKS.len()];
     let cfg = DefragConfig {
         max_bytes: CAP,
         max_datagrams: 16,
         timeout_ns: 1_000,
     };
-    let mut d = Decoder::new(Classifier::default(), cfg, vec![51400]);
+    let mut d = Decoder::new(
+        Classifier::default(),
+        cfg,
+        LoopGuard::new(vec![51400], vec!["192.0.2.1".parse().unwrap()]),
+    );
     let mut ts = 0;
     while rest.len() >= 2 {
         let len = usize::from(u16::from_le_bytes([rest[0], rest[1]])).min(rest.len() - 2);

@@ -61,9 +61,30 @@ fn v5_view(p: &[u8]) {
     let mut n = 0;
     for r in v.records() {
         n += 1;
-        let _ = (r.src_addr(), r.dst_addr(), r.next_hop(), r.input(), r.output());
-        let _ = (r.packets(), r.bytes(), r.first_ms(), r.last_ms(), r.src_port(), r.dst_port());
-        let _ = (r.tcp_flags(), r.protocol(), r.tos(), r.src_as(), r.dst_as(), r.src_mask(), r.dst_mask());
+        let _ = (
+            r.src_addr(),
+            r.dst_addr(),
+            r.next_hop(),
+            r.input(),
+            r.output(),
+        );
+        let _ = (
+            r.packets(),
+            r.bytes(),
+            r.first_ms(),
+            r.last_ms(),
+            r.src_port(),
+            r.dst_port(),
+        );
+        let _ = (
+            r.tcp_flags(),
+            r.protocol(),
+            r.tos(),
+            r.src_as(),
+            r.dst_as(),
+            r.src_mask(),
+            r.dst_mask(),
+        );
     }
     assert_eq!(n, count);
 }
@@ -87,7 +108,11 @@ fn record(p: &[u8], r: &DataRecord<'_>) {
         fields += 1;
     }
     assert_eq!(fields, t.fields.len());
-    assert_eq!(end, r.bytes.as_ptr() as usize + r.bytes.len(), "fields do not cover the record");
+    assert_eq!(
+        end,
+        r.bytes.as_ptr() as usize + r.bytes.len(),
+        "fields do not cover the record"
+    );
     assert!(r.sampling_rate != Some(0));
 }
 
@@ -114,12 +139,17 @@ fn event(p: &[u8], e: Event<'_>) {
 fn check_cache(s: &Session, l: Limits) {
     assert!(s.templates() <= l.max_templates);
     let c = s.stats();
-    assert_eq!(c.learned - c.expired - c.evicted - c.withdrawn, s.templates() as u64);
+    assert_eq!(
+        c.learned - c.expired - c.evicted - c.withdrawn,
+        s.templates() as u64
+    );
     assert!(c.changed <= c.refreshed);
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let l = limits(first);
     let mut s = Session::new(l);
     let mut now = 1_764_000_000u64;

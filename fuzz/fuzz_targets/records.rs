@@ -65,7 +65,12 @@ fn kind_ok(k: Kind, name: &str) -> bool {
 }
 
 fn check(kind: Kind, r: &Record, json: &mut Vec<u8>) {
-    assert!(kind_ok(kind, r.kind), "{} record from a {} datagram", r.kind, kind.name());
+    assert!(
+        kind_ok(kind, r.kind),
+        "{} record from a {} datagram",
+        r.kind,
+        kind.name()
+    );
     assert_eq!(r.record, r.body.name());
     json.clear();
     serde_json::to_writer(&mut *json, r).expect("a record always serialises");
@@ -97,12 +102,17 @@ fn run(dec: &mut Decoder, kind: Kind, payloads: &[&[u8]]) {
         }
         total += n as u64;
     }
-    assert_eq!(dec.stats.datagrams - before.datagrams, payloads.len() as u64);
+    assert_eq!(
+        dec.stats.datagrams - before.datagrams,
+        payloads.len() as u64
+    );
     assert_eq!(dec.stats.records - before.records, total);
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let kind = Kind::ALL[usize::from(first) % Kind::ALL.len()];
     let payloads = pieces(rest);
     if kind == Kind::Snmptrap {
