@@ -157,6 +157,23 @@ impl Subscriber {
         Ok(Self { sock, _ctx: ctx })
     }
 
+    /// Changes the subscription from `old` to `new` prefixes (empty: everything). The new ones are added before
+    /// the old ones go, so nothing both cover is missed in between.
+    pub fn resubscribe(&self, old: &[String], new: &[String]) -> Result<(), BusError> {
+        let all = [String::new()];
+        let (old, new) = (
+            if old.is_empty() { &all[..] } else { old },
+            if new.is_empty() { &all[..] } else { new },
+        );
+        for p in new.iter().filter(|p| !old.contains(p)) {
+            self.sock.set_subscribe(p.as_bytes())?;
+        }
+        for p in old.iter().filter(|p| !new.contains(p)) {
+            self.sock.set_unsubscribe(p.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Waits up to `timeout_ms` for a message (-1: forever, 0: do not wait).
     /// A signal that interrupts the wait (EINTR) ends it early with `Idle`, so the caller can check whether
     /// it should stop.

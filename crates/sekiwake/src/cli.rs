@@ -385,7 +385,7 @@ impl ForwardArgs {
 fn merge_destinations(to: &[Destination]) -> Result<Vec<Destination>, String> {
     let mut out: Vec<Destination> = Vec::new();
     for d in to {
-        match out.iter_mut().find(|o| o.url.addr == d.url.addr) {
+        match out.iter_mut().find(|o| o.url.text == d.url.text) {
             Some(o) => o.kinds.extend(d.kinds.iter().copied()),
             None => out.push(d.clone()),
         }

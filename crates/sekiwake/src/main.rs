@@ -58,9 +58,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             role::capture::run(&cfg, &opts, &Stop::new(&signal, a.stats.duration()), None)?;
         }
         Cmd::Forward(a) => {
-            let mut cfg = load(cfg_path)?;
-            a.apply(&mut cfg).map_err(anyhow::Error::msg)?;
-            role::forward::run(&cfg, &Stop::new(&signal, a.stats.duration()), None)?;
+            let read = || -> Result<Config> {
+                let mut cfg = load(cfg_path)?;
+                a.apply(&mut cfg).map_err(anyhow::Error::msg)?;
+                Ok(cfg)
+            };
+            let cfg = read()?;
+            let stop = Stop::new(&signal, a.stats.duration());
+            role::forward::run(&cfg, &stop, None, Some(&read))?;
         }
         Cmd::Decode(a) => {
             let mut cfg = load(cfg_path)?;

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use capture::{DecodeStats, PcapStats};
-use sinks::SinkStats;
 use wire::kind::Kind;
 
 /// Capture's counters. Conservation: `captured_total == published + hwm_dropped + bus_failed`.
@@ -84,37 +83,58 @@ impl CaptureReport {
     }
 }
 
-/// One destination's counters.
+/// One destination's counters. Conservation: `routed + templates_sent = sampled_out + forwarded + refused +
+/// dropped_full + failed + wrong_family + queued + dropped_at_exit`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DestinationReport {
+    pub name: String,
     pub url: String,
     pub kinds: Vec<String>,
-    /// Datagrams routed here: `forwarded + refused + dropped_full + failed`.
+    /// Datagrams the rules (and groups) sent here.
     pub routed: u64,
+    /// Skipped by 1-in-N sampling (their v9/IPFIX templates still went, counted in `templates_sent`).
+    pub sampled_out: u64,
+    /// Template-only datagrams made for this destination: sampled-out or load-balanced elsewhere, or replays.
+    pub templates_sent: u64,
+    /// Datagrams sent changed: tagged with their origin, or SNMPv1 translated to v2c.
+    pub rewritten: u64,
+    /// Times this destination came back and got its groups' templates again.
+    pub template_replays: u64,
     pub forwarded: u64,
+    /// UDP: the destination answered ICMP unreachable.
     pub refused: u64,
+    /// UDP: the socket buffer stayed full; TCP/TLS: the queue was full.
     pub dropped_full: u64,
     pub failed: u64,
+    /// Spoofed UDP: an exporter of the other IP version than the destination's.
+    pub wrong_family: u64,
+    /// TCP/TLS: held now, waiting for the connection.
+    pub queued: u64,
+    /// TCP/TLS: still held at exit.
+    pub dropped_at_exit: u64,
+    /// TCP/TLS: messages sent again after a connection broke before they were acknowledged.
+    pub resent: u64,
+    pub connects: u64,
+    pub disconnects: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<bool>,
 }
 
-impl DestinationReport {
-    pub fn set(&mut self, routed: u64, s: SinkStats) {
-        self.routed = routed;
-        self.forwarded = s.forwarded;
-        self.refused = s.refused;
-        self.dropped_full = s.dropped_full;
-        self.failed = s.failed;
-    }
-}
-
-/// Forward's counters. Conservation: `received == routed + unrouted + bad_envelope`, and per destination
-/// `routed_to == forwarded + refused + dropped_full + failed`.
+/// Forward's counters. Conservation: `received == routed + unrouted + dropped_by_rule + bad_envelope`, where
+/// `routed` counts datagrams sent to at least one destination; per destination see [`DestinationReport`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ForwardReport {
     pub role: &'static str,
     pub received: u64,
     pub bad_envelope: u64,
+    /// Datagrams sent to at least one destination.
+    pub routed: u64,
     pub unrouted: u64,
+    /// Datagrams a `drop` rule matched.
+    pub dropped_by_rule: u64,
+    /// Datagrams each rule matched: the configured rules in order, then one implicit rule per destination
+    /// with `kinds`.
+    pub rules_matched: Vec<u64>,
     /// Sequence numbers skipped by publishers: datagrams lost on the bus before they reached us.
     pub bus_gaps: u64,
     pub publishers: usize,
@@ -161,15 +181,16 @@ impl Summary for ForwardReport {
             .iter()
             .map(|d| {
                 format!(
-                    "{}: forwarded={} refused={} dropped_full={} failed={}",
-                    d.url, d.forwarded, d.refused, d.dropped_full, d.failed
+                    "{}: forwarded={} refused={} dropped_full={} failed={} sampled_out={} queued={}",
+                    d.name, d.forwarded, d.refused, d.dropped_full, d.failed, d.sampled_out, d.queued
                 )
             })
             .collect();
         format!(
-            "received={} unrouted={} bad_envelope={} bus_gaps={} latency_us_p50/p99={}/{} | {}",
+            "received={} unrouted={} dropped_by_rule={} bad_envelope={} bus_gaps={} latency_us_p50/p99={}/{} | {}",
             self.received,
             self.unrouted,
+            self.dropped_by_rule,
             self.bad_envelope,
             self.bus_gaps,
             self.latency_ns.p50 / 1000,

@@ -113,6 +113,19 @@ fn socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
+/// Bytes written to a TCP socket that the peer has not acknowledged yet (`SIOCOUTQ`: unsent plus sent but
+/// unacknowledged). The kernel keeps answering after the connection failed (reset, peer closed), which is when
+/// a stream sink needs it: `written - tcp_unacked_bytes` is how much of the byte stream reached the peer.
+pub fn tcp_unacked_bytes(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one c_int through the pointer, which points at a live local.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    usize::try_from(n).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative SIOCOUTQ"))
+}
+
 /// Outcome of a batched send on a connected socket.
 #[derive(Debug)]
 pub enum SendOutcome {
@@ -158,6 +171,38 @@ pub fn send_batch(fd: RawFd, msgs: &[&[u8]]) -> SendOutcome {
     }
 }
 
+/// Which IP version a socket speaks, for the socket options that differ between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// The path MTU the kernel knows for the peer of a connected socket (`IP_MTU` / `IPV6_MTU`): the route's
+/// MTU, lowered by any ICMP "fragmentation needed" / "packet too big" the host has seen for that peer.
+pub fn path_mtu(fd: RawFd, family: Family) -> io::Result<usize> {
+    let (level, name) = match family {
+        Family::V4 => (libc::IPPROTO_IP, libc::IP_MTU),
+        Family::V6 => (libc::IPPROTO_IPV6, libc::IPV6_MTU),
+    };
+    let mut mtu: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: both options write one c_int; the pointers are to live locals and `len` says their size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut mtu as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    usize::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative MTU"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +232,17 @@ mod tests {
             }
         }
         assert_eq!(got, msgs);
+    }
+
+    #[test]
+    fn path_mtu_of_loopback() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let mtu = path_mtu(tx.as_raw_fd(), Family::V4).unwrap();
+        assert!(mtu >= 1280, "{mtu}");
+        let unconnected = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(path_mtu(unconnected.as_raw_fd(), Family::V4).is_err());
     }
 
     #[test]

@@ -268,6 +268,58 @@ fn cisco<'a>(base: &Message<'a>, b: &'a [u8]) -> Option<Message<'a>> {
     })
 }
 
+/// Offset of `part` inside `whole` (both from one buffer).
+fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize)
+        .saturating_sub(whole.as_ptr() as usize)
+        .min(whole.len())
+}
+
+/// The message with its original sender recorded, for a relay that sends from its own address: RFC 5424 gets
+/// the `origin` structured-data element (RFC 5424 §7.2) with `ip` (or an `ip` parameter added to an existing
+/// `origin` element); RFC 3164 and Cisco IOS get `[origin ip="..."] ` at the start of the free-form text, so
+/// the header stays readable. `None` for input that is not one syslog message.
+pub fn with_origin(p: &[u8], ip: std::net::IpAddr) -> Option<Vec<u8>> {
+    let mut frames = frames(p);
+    let frame = frames.next()?.ok()?;
+    if frames.next().is_some() || offset_in(p, frame) != 0 {
+        return None;
+    }
+    let m = parse(frame).ok()?;
+    let param = format!("ip=\"{ip}\"");
+    let (start, end, insert) = match m.format {
+        Format::Rfc5424 => origin_in_sd(frame, &param)?,
+        _ => {
+            let at = offset_in(frame, m.message);
+            (at, at, format!("[origin {param}] "))
+        }
+    };
+    let mut out = Vec::with_capacity(p.len() + insert.len());
+    out.extend_from_slice(&p[..start]);
+    out.extend_from_slice(insert.as_bytes());
+    out.extend_from_slice(&p[end..]);
+    Some(out)
+}
+
+/// What to put where in an RFC 5424 message's STRUCTURED-DATA: (start, end of what it replaces, text).
+fn origin_in_sd(frame: &[u8], param: &str) -> Option<(usize, usize, String)> {
+    let (_, rest) = pri(frame).ok()?;
+    let mut b = rest.strip_prefix(b"1 ")?;
+    for _ in 0..5 {
+        b = token(b).1; // TIMESTAMP HOSTNAME APP-NAME PROCID MSGID
+    }
+    let (sd, _) = structured_data(b);
+    let at = offset_in(frame, sd);
+    if sd == b"-" || sd.is_empty() {
+        return Some((at, at + sd.len(), format!("[origin {param}]")));
+    }
+    let at_end = at + sd.len();
+    Some(match sd.windows(8).position(|w| w == b"[origin ") {
+        Some(i) => (at + i + 8, at + i + 8, format!("{param} ")),
+        None => (at_end, at_end, format!("[origin {param}]")),
+    })
+}
+
 /// The most digits an octet count may have (RFC 6587 §3.4.1 frames up to 99 999 999 bytes).
 const MAX_COUNT_DIGITS: usize = 8;
 
@@ -501,5 +553,42 @@ mod tests {
             Some(r#"[junos@2636.1.1.1.2.18 username="ops"]"#)
         );
         assert_eq!(m.message, b"User 'ops' requested 'commit'");
+    }
+
+    #[test]
+    fn origin_tag_for_each_format() {
+        let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let tag = |p: &[u8]| String::from_utf8(with_origin(p, ip).unwrap()).unwrap();
+        assert_eq!(
+            tag(b"<165>1 2026-11-26T10:00:00Z host app - ID47 - hello"),
+            "<165>1 2026-11-26T10:00:00Z host app - ID47 [origin ip=\"192.0.2.7\"] hello"
+        );
+        assert_eq!(
+            tag(br#"<165>1 - host app - - [ex@32473 k="v"] hi"#),
+            r#"<165>1 - host app - - [ex@32473 k="v"][origin ip="192.0.2.7"] hi"#
+        );
+        assert_eq!(
+            tag(br#"<165>1 - host app - - [origin software="x"] hi"#),
+            r#"<165>1 - host app - - [origin ip="192.0.2.7" software="x"] hi"#
+        );
+        assert_eq!(
+            tag(b"<13>Nov 26 10:00:00 host app[1]: hello"),
+            "<13>Nov 26 10:00:00 host app[1]: [origin ip=\"192.0.2.7\"] hello"
+        );
+        assert_eq!(
+            tag(b"<189>12: *Mar  1 00:00:01.123: %LINK-3-UPDOWN: down"),
+            "<189>12: *Mar  1 00:00:01.123: [origin ip=\"192.0.2.7\"] %LINK-3-UPDOWN: down"
+        );
+        let m = with_origin(b"<165>1 - host app - - - hi", ip).unwrap();
+        assert_eq!(
+            parse(&m).unwrap().structured_data,
+            Some(r#"[origin ip="192.0.2.7"]"#)
+        );
+        assert_eq!(with_origin(b"not syslog", ip), None);
+        assert_eq!(
+            with_origin(b"<13>a\n<14>b", ip),
+            None,
+            "several messages: left alone"
+        );
     }
 }

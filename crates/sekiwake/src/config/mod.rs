@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::str::FromStr;
 
 use serde::Deserialize;
-use wire::kind::{Family, Kind};
+use wire::kind::Family;
+
+mod forward;
+pub use forward::*;
 
 /// The source port every forwarder sends from by default, and capture ignores by default (loop guard).
 pub const DEFAULT_GUARD_PORT: u16 = 51400;
@@ -119,34 +122,6 @@ impl Default for BusConfig {
             publisher_id: None,
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ForwardConfig {
-    /// Source port of every forwarded datagram (the loop guard capture ignores). 0: any port.
-    pub source_port: u16,
-
-    /// Where datagrams go.
-    pub destination: Vec<Destination>,
-}
-
-impl Default for ForwardConfig {
-    fn default() -> Self {
-        Self {
-            source_port: DEFAULT_GUARD_PORT,
-            destination: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Destination {
-    /// `udp://HOST:PORT` (IPv6 hosts in brackets).
-    pub url: DestinationUrl,
-    /// Kinds sent there: kind names, `netflow` (v5 and v9) or `all`.
-    pub kinds: Vec<KindSelector>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,90 +342,6 @@ impl TryFrom<u32> for Port {
     }
 }
 
-/// Which kinds a destination takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub enum KindSelector {
-    All,
-    Netflow,
-    One(Kind),
-}
-
-impl KindSelector {
-    pub fn matches(self, kind: Option<Kind>) -> bool {
-        match (self, kind) {
-            (KindSelector::All, _) => true,
-            (KindSelector::Netflow, Some(k)) => matches!(k, Kind::NetflowV5 | Kind::NetflowV9),
-            (KindSelector::One(want), Some(k)) => want == k,
-            (_, None) => false,
-        }
-    }
-}
-
-impl TryFrom<String> for KindSelector {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "all" => Ok(KindSelector::All),
-            "netflow" => Ok(KindSelector::Netflow),
-            other => other.parse::<Kind>().map(KindSelector::One).map_err(|_| {
-                format!(
-                    "`{s}` is not a kind (syslog, netflow-v5, netflow-v9, netflow, ipfix, sflow, snmptrap or all)"
-                )
-            }),
-        }
-    }
-}
-
-impl fmt::Display for KindSelector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KindSelector::All => f.write_str("all"),
-            KindSelector::Netflow => f.write_str("netflow"),
-            KindSelector::One(k) => f.write_str(k.name()),
-        }
-    }
-}
-
-/// `udp://HOST:PORT`, resolved once at load time.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct DestinationUrl {
-    pub text: String,
-    pub addr: SocketAddr,
-}
-
-impl TryFrom<String> for DestinationUrl {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let rest = s
-            .strip_prefix("udp://")
-            .ok_or_else(|| format!("`{s}`: only udp://HOST:PORT destinations are supported"))?;
-        let addr = rest
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| {
-                format!("`{s}`: HOST:PORT does not resolve (IPv6 hosts go in brackets)")
-            })?;
-        if addr.port() == 0 {
-            return Err(format!("`{s}`: port 0"));
-        }
-        Ok(DestinationUrl { text: s, addr })
-    }
-}
-
-/// `KIND=udp://HOST:PORT`, as given to `forward --to`.
-pub fn parse_to(s: &str) -> Result<Destination, String> {
-    let (kind, url) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}`: expected KIND=udp://HOST:PORT"))?;
-    Ok(Destination {
-        url: DestinationUrl::try_from(url.to_owned())?,
-        kinds: vec![KindSelector::try_from(kind.to_owned())?],
-    })
-}
-
 /// `KIND=PORT`, as given to `capture --port`.
 pub fn parse_port(s: &str) -> Result<(FamilyName, Port), String> {
     let (kind, port) = s
@@ -572,26 +463,13 @@ impl Config {
                 .to_owned();
             return Err(fail("bus.hwm".into(), "hwm", m));
         }
-        let mut seen = std::collections::HashSet::new();
-        for (i, d) in self.forward.destination.iter().enumerate() {
-            if d.kinds.is_empty() {
-                return Err(fail(
-                    format!("forward.destination[{i}].kinds"),
-                    "kinds",
-                    "no kind given".into(),
-                ));
-            }
-            if !seen.insert(d.url.addr) {
-                let m = format!(
-                    "{} is listed twice: give one destination several kinds instead",
-                    d.url.text
-                );
-                return Err(ConfigError {
-                    line: nth_line(text, &d.url.text, 2),
-                    ..fail(format!("forward.destination[{i}].url"), "", m)
-                });
-            }
-        }
+        self.forward.check().map_err(|p| ConfigError {
+            line: match p.occurrence {
+                1 => find_key_line(text, &p.needle).or_else(|| nth_line(text, &p.needle, 1)),
+                n => nth_line(text, &p.needle, n),
+            },
+            ..fail(p.key, "", p.message)
+        })?;
         self.check_loop_guard(file, text)
     }
 
@@ -716,7 +594,7 @@ mod tests {
         );
         let e = err("[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = []\n");
         assert!(
-            e.starts_with("x.toml:3: key `forward.destination[0].kinds`"),
+            e.starts_with("x.toml:2: key `forward.destination[0].kinds`: no `kinds` and no rule"),
             "{e}"
         );
         let looped = "[capture]\ninterfaces = [\"lo\"]\n[forward]\nsource_port = 0\n\
@@ -730,11 +608,13 @@ mod tests {
 
     #[test]
     fn flags_parse_like_the_file() {
+        use wire::kind::Kind;
         let d = parse_to("netflow=udp://[::1]:2055").unwrap();
-        assert_eq!(d.url.addr, "[::1]:2055".parse().unwrap());
+        assert_eq!(d.url.addr, Some("[::1]:2055".parse().unwrap()));
         assert!(d.kinds[0].matches(Some(Kind::NetflowV9)));
         assert!(!d.kinds[0].matches(Some(Kind::Ipfix)));
-        assert!(parse_to("syslog=tcp://127.0.0.1:1").is_err());
+        assert!(parse_to("syslog=tcp://127.0.0.1:1").is_ok());
+        assert!(parse_to("syslog=ftp://127.0.0.1:1").is_err());
         assert!(parse_to("syslog").is_err());
         assert_eq!(parse_port("sflow=6343").unwrap().1, Port(6343));
         assert!(parse_port("sflow=0").is_err());

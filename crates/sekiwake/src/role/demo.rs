@@ -14,9 +14,7 @@ use udpio::RecvBatch;
 
 use super::send::{self, SendOptions, SendReport};
 use super::{capture, forward, Stop};
-use crate::config::{
-    Config, Destination, DestinationUrl, Endpoint, FamilyName, KindSelector, Port,
-};
+use crate::config::{parse_to, Config, Endpoint, FamilyName, Port};
 use crate::metrics::{CaptureReport, ForwardReport};
 
 #[derive(Debug, Clone)]
@@ -100,11 +98,11 @@ fn configs(o: &DemoOptions, bus: &str) -> Result<(Config, Config)> {
     cap.stats.log_interval_secs = 3600;
     let mut fwd = Config::default();
     fwd.bus.subscribe = vec![Endpoint(bus.to_owned())];
-    fwd.forward.destination = vec![Destination {
-        url: DestinationUrl::try_from(format!("udp://127.0.0.1:{}", o.receiver_port))
-            .map_err(|e| anyhow!(e))?,
-        kinds: vec![KindSelector::One(wire::kind::Kind::Syslog)],
-    }];
+    fwd.forward.destination =
+        vec![
+            parse_to(&format!("syslog=udp://127.0.0.1:{}", o.receiver_port))
+                .map_err(|e| anyhow!(e))?,
+        ];
     fwd.stats.log_interval_secs = 3600;
     Ok((cap, fwd))
 }
@@ -132,7 +130,7 @@ pub fn run(o: &DemoOptions, signal: &AtomicBool) -> Result<bool> {
     };
     let fwd = {
         let (halt, shared) = (halt.clone(), fwd_report.clone());
-        thread::spawn(move || forward::run(&fwd_cfg, &Stop::new(&halt, None), Some(shared)))
+        thread::spawn(move || forward::run(&fwd_cfg, &Stop::new(&halt, None), Some(shared), None))
     };
     let ready = Arc::new(AtomicBool::new(false));
     let cap = {

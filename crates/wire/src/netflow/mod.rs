@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod ie;
 mod sampling;
+pub mod split;
 pub mod template;
 pub mod v5;
 

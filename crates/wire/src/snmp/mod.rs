@@ -13,6 +13,7 @@
 mod ber;
 mod oid;
 mod pdu;
+pub mod rewrite;
 mod usm;
 mod v3;
 

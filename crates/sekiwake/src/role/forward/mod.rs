@@ -1,31 +1,33 @@
-//! `sekiwake forward`: take envelopes off the bus and send each payload, byte-exact, to every destination
-//! configured for its kind.
+//! `sekiwake forward`: take envelopes off the bus and send each payload, byte-exact, where the routing rules
+//! say: destinations (plain UDP, spoofed UDP, TCP/TLS syslog) and groups of them, each with its own 1-in-N
+//! sampling. `route.rs` decides, `group.rs` picks group members, `dest.rs` owns the sinks.
 
+mod dest;
+mod group;
+mod route;
+
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 use bus::{Received, Recv, Subscriber};
 use envelope::Envelope;
-use sinks::udp::UdpSink;
+use wire::kind::Kind;
 
 use super::Stop;
-use crate::config::{Config, Destination, KindSelector};
-use crate::metrics::{DestinationReport, ForwardReport, Reporter};
+use crate::config::{Config, Destination, ForwardConfig, KindSelector};
+use crate::metrics::{ForwardReport, Reporter};
+use dest::{Dest, Item};
+use group::{GroupState, Pick};
+use route::{Facts, Router, Target, Verdict};
 
 /// Messages taken off the bus per round before sending.
 const BATCH: usize = 512;
 const IDLE_WAIT_MS: i64 = 100;
 /// At shutdown, how long forward keeps sending what is already queued on its side of the bus.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
-
-struct Route {
-    kinds: Vec<KindSelector>,
-    sink: UdpSink,
-    routed: u64,
-    /// Indexes into the current batch.
-    pending: Vec<usize>,
-}
 
 /// Tracks the next expected sequence number of each (publisher, kind, bucket) stream to count datagrams
 /// lost on the bus. Subscriptions cover whole kinds, so every stream seen is seen whole.
@@ -52,10 +54,19 @@ impl Gaps {
     }
 }
 
-/// The subscription prefixes that cover every destination's kinds.
-fn prefixes(dests: &[Destination]) -> Vec<String> {
+/// The subscription prefixes that cover every kind a rule or destination can route; everything when a rule
+/// does not restrict kinds.
+fn prefixes(cfg: &ForwardConfig) -> Vec<String> {
+    if cfg.rule.iter().any(|r| !r.drop && r.when.kinds.is_empty()) {
+        return Vec::new();
+    }
+    let rule_kinds = cfg
+        .rule
+        .iter()
+        .filter(|r| !r.drop)
+        .flat_map(|r| r.when.kinds.iter());
     let mut out: Vec<String> = Vec::new();
-    for sel in dests.iter().flat_map(|d| d.kinds.iter()) {
+    for sel in rule_kinds.chain(cfg.destination.iter().flat_map(|d| d.kinds.iter())) {
         let p = match sel {
             KindSelector::All => return Vec::new(),
             KindSelector::Netflow => "netflow-".to_owned(),
@@ -68,31 +79,58 @@ fn prefixes(dests: &[Destination]) -> Vec<String> {
     out
 }
 
-fn open_routes(cfg: &Config) -> Result<Vec<Route>> {
-    cfg.forward
-        .destination
+/// Destinations a reload removed: each delivers what it holds, then its final counters are logged.
+fn close_in_background(gone: Vec<Dest>) {
+    for d in gone {
+        std::thread::spawn(move || {
+            let r = d.close();
+            tracing::info!(
+                "forward: destination {} removed: forwarded={} dropped_at_exit={}",
+                r.name,
+                r.forwarded,
+                r.dropped_at_exit
+            );
+        });
+    }
+}
+
+fn open_groups(cfg: &ForwardConfig) -> Result<Vec<GroupState>> {
+    cfg.group
         .iter()
-        .map(|d| {
-            let sink = UdpSink::connect(d.url.addr, cfg.forward.source_port)
-                .with_context(|| format!("destination {}", d.url.text))?;
-            Ok(Route {
-                kinds: d.kinds.clone(),
-                sink,
-                routed: 0,
-                pending: Vec::new(),
-            })
+        .map(|g| {
+            let members = g
+                .members
+                .iter()
+                .map(|m| match route::resolve(cfg, m) {
+                    Ok(Target::Dest(i)) => Ok(i),
+                    _ => bail!("group {}: member `{m}` is not a destination", g.name),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(GroupState::new(g, members))
         })
         .collect()
 }
 
 /// One forwarder's state while it runs.
 struct Forwarder {
-    routes: Vec<Route>,
+    dests: Vec<Dest>,
+    /// The configuration each destination was opened with (to keep it across a reload when unchanged).
+    configs: Vec<Destination>,
+    prefixes: Vec<String>,
+    groups: Vec<GroupState>,
+    router: Router,
     gaps: Gaps,
     latency: crate::histogram::Histogram,
     /// Capture timestamps of the batch's routed envelopes, for the latency histogram.
     stamps: Vec<u64>,
     report: ForwardReport,
+}
+
+/// Who gets one datagram, and who gets only its templates.
+#[derive(Default)]
+struct Deliveries {
+    full: Vec<usize>,
+    templates_only: Vec<usize>,
 }
 
 impl Forwarder {
@@ -114,37 +152,119 @@ impl Forwarder {
                 envelope::bucket(&e.src_field()),
             );
             self.gaps.see(stream, e.sequence());
-            let kind = e.kind();
-            let mut routed = false;
-            for r in self
-                .routes
-                .iter_mut()
-                .filter(|r| r.kinds.iter().any(|k| k.matches(kind)))
+            match self
+                .router
+                .route(&Facts::new(e.kind(), e.src(), e.payload()))
             {
-                r.pending.push(i);
-                routed = true;
-            }
-            self.report.unrouted += u64::from(!routed);
-            if routed {
-                self.stamps.push(e.timestamp_ns());
+                Verdict::Dropped(_) => self.report.dropped_by_rule += 1,
+                Verdict::Unrouted => self.report.unrouted += 1,
+                Verdict::To(targets) => {
+                    self.report.routed += 1;
+                    self.deliver(i, e, &targets);
+                    self.stamps.push(e.timestamp_ns());
+                }
             }
         }
-        for r in &mut self.routes {
-            if r.pending.is_empty() {
-                continue;
-            }
-            let payloads: Vec<&[u8]> = r
-                .pending
-                .iter()
-                .filter_map(|&i| views[i].as_ref().map(|e| e.payload()))
-                .collect();
-            r.routed += payloads.len() as u64;
-            r.sink.send(&payloads);
-            r.pending.clear();
-        }
+        let payload = |i: usize| views[i].as_ref().map_or(&[][..], |e| e.payload());
+        self.dests.iter_mut().for_each(|d| d.flush(&payload));
+        self.replay_templates();
         let sent_at = capture::now_ns();
         for ts in self.stamps.drain(..) {
             self.latency.record(sent_at.saturating_sub(ts));
+        }
+    }
+
+    /// Queues datagram `i` for every destination its targets name (group members chosen here).
+    fn deliver(&mut self, i: usize, e: &Envelope<&[u8]>, targets: &[Target]) {
+        let src = SocketAddr::new(e.src(), e.src_port());
+        let templates = OnceCell::new();
+        let template_only = || {
+            templates
+                .get_or_init(|| match e.kind() {
+                    Some(Kind::NetflowV9 | Kind::Ipfix) => {
+                        wire::netflow::split::template_only(e.payload())
+                    }
+                    _ => None,
+                })
+                .as_ref()
+        };
+        let who = self.who(e, targets, src, &template_only);
+        for d in who.full {
+            let dest = &mut self.dests[d];
+            dest.report.routed += 1;
+            if dest.keep() {
+                let rewritten = match dest.rewrite.any() {
+                    true => dest.rewrite.apply(e.kind(), e.src(), e.payload()),
+                    false => None,
+                };
+                dest.report.rewritten += u64::from(rewritten.is_some());
+                dest.pending
+                    .push((src, rewritten.map_or(Item::Batch(i), Item::Owned)));
+                continue;
+            }
+            dest.report.sampled_out += 1;
+            if let Some(t) = template_only() {
+                dest.push_templates(src, t.clone());
+            }
+        }
+        for d in who.templates_only {
+            if let Some(t) = template_only() {
+                self.dests[d].push_templates(src, t.clone());
+            }
+        }
+    }
+
+    /// Resolves targets to destinations: groups pick their member(s); templates are remembered for replays.
+    fn who<'t>(
+        &mut self,
+        e: &Envelope<&[u8]>,
+        targets: &[Target],
+        src: SocketAddr,
+        template_only: &impl Fn() -> Option<&'t Vec<u8>>,
+    ) -> Deliveries {
+        let mut w = Deliveries::default();
+        let up = |d: usize| self.dests[d].up;
+        for t in targets {
+            match *t {
+                Target::Dest(d) => w.full.push(d),
+                Target::Group(g) => {
+                    let grp = &mut self.groups[g];
+                    match grp.pick(e.src(), &up) {
+                        Pick::Every => w.full.extend(&grp.members),
+                        Pick::One(m) => {
+                            w.full.push(m);
+                            w.templates_only
+                                .extend(grp.members.iter().filter(|&&x| x != m));
+                        }
+                    }
+                    if let Some(t) = template_only() {
+                        grp.remember(src, t);
+                    }
+                }
+            }
+        }
+        w.full.sort_unstable();
+        w.full.dedup();
+        w.templates_only.retain(|d| !w.full.contains(d));
+        w.templates_only.sort_unstable();
+        w.templates_only.dedup();
+        w
+    }
+
+    /// A group member that came back gets its group's templates at once.
+    fn replay_templates(&mut self) {
+        let up: Vec<bool> = self.dests.iter().map(|d| d.up).collect();
+        let mut replays = Vec::new();
+        for g in &mut self.groups {
+            replays.extend(g.comebacks(&|d| up[d]));
+        }
+        for (d, templates) in replays {
+            let dest = &mut self.dests[d];
+            for (src, t) in templates {
+                dest.push_templates(src, t);
+            }
+            dest.report.template_replays += 1;
+            dest.flush(&|_| &[][..]);
         }
     }
 
@@ -169,17 +289,67 @@ impl Forwarder {
         self.report.bus_gaps = self.gaps.missing;
         self.report.publishers = self.gaps.publishers();
         self.report.latency_ns = self.latency.percentiles();
-        for (d, r) in self.report.destinations.iter_mut().zip(&self.routes) {
-            d.set(r.routed, r.sink.stats());
-        }
+        self.report.rules_matched = self.router.matched.clone();
+        self.report.destinations = self.dests.iter().map(Dest::snapshot).collect();
         self.report.clone()
     }
+
+    /// Applies a new configuration between two rounds, so no datagram in flight is lost: destinations whose
+    /// settings did not change keep their sockets, connections and queues; new ones are opened first (any
+    /// failure leaves the running configuration as it was); removed ones deliver what they hold and close in
+    /// the background.
+    fn reconfigure(&mut self, cfg: &Config, sub: &Subscriber) -> Result<()> {
+        let f = &cfg.forward;
+        let router = Router::new(f).map_err(anyhow::Error::msg)?;
+        let groups = open_groups(f)?;
+        let mut fresh = f
+            .destination
+            .iter()
+            .map(|d| match self.configs.contains(d) {
+                true => Ok(None),
+                false => Dest::open(d, f.source_port).map(Some),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut old: Vec<Option<Dest>> = std::mem::take(&mut self.dests)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for (k, d) in f.destination.iter().enumerate() {
+            let kept = self
+                .configs
+                .iter()
+                .position(|c| c == d)
+                .and_then(|j| old[j].take());
+            match fresh[k].take().or(kept) {
+                Some(dest) => self.dests.push(dest),
+                None => bail!("destination {} appears twice", d.name()),
+            }
+        }
+        close_in_background(old.into_iter().flatten().collect());
+        let prefixes = prefixes(f);
+        sub.resubscribe(&self.prefixes, &prefixes)?;
+        (self.router, self.groups, self.prefixes) = (router, groups, prefixes);
+        self.configs = f.destination.clone();
+        self.report.rules_matched = vec![0; self.router.len()];
+        Ok(())
+    }
+
+    /// Final counters, after stream destinations delivered what they hold (or gave up).
+    fn close(mut self) -> ForwardReport {
+        let mut report = self.snapshot();
+        report.destinations = self.dests.into_iter().map(Dest::close).collect();
+        report
+    }
 }
+
+/// Reads the configuration again (file and flags), for SIGHUP.
+pub type Reload<'a> = &'a dyn Fn() -> Result<Config>;
 
 pub fn run(
     cfg: &Config,
     stop: &Stop<'_>,
     shared: Option<Arc<Mutex<ForwardReport>>>,
+    reload: Option<Reload<'_>>,
 ) -> Result<ForwardReport> {
     if cfg.bus.subscribe.is_empty() {
         bail!("nothing to subscribe to: give --subscribe ENDPOINT (or bus.subscribe)");
@@ -188,41 +358,67 @@ pub fn run(
         bail!("no destination: give --to KIND=udp://HOST:PORT (or [[forward.destination]])");
     }
     let endpoints: Vec<String> = cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect();
+    let dests = cfg
+        .forward
+        .destination
+        .iter()
+        .map(|d| Dest::open(d, cfg.forward.source_port))
+        .collect::<Result<Vec<_>>>()?;
+    let prefixes = prefixes(&cfg.forward);
     let sub = Subscriber::connect(
         &endpoints,
-        &prefixes(&cfg.forward.destination),
+        &prefixes,
         cfg.bus.hwm.min(i32::MAX as u32) as i32,
     )?;
+    let router = Router::new(&cfg.forward)
+        .map_err(anyhow::Error::msg)
+        .context("forward.rule")?;
     let mut fwd = Forwarder {
-        routes: open_routes(cfg)?,
+        groups: open_groups(&cfg.forward)?,
+        dests,
+        configs: cfg.forward.destination.clone(),
+        prefixes,
         gaps: Gaps::default(),
         latency: Default::default(),
         stamps: Vec::with_capacity(BATCH),
         report: ForwardReport {
             role: "forward",
-            destinations: cfg
-                .forward
-                .destination
-                .iter()
-                .map(|d| DestinationReport {
-                    url: d.url.text.clone(),
-                    kinds: d.kinds.iter().map(|k| k.to_string()).collect(),
-                    ..Default::default()
-                })
-                .collect(),
+            rules_matched: vec![0; router.len()],
             ..Default::default()
         },
+        router,
     };
     tracing::info!(
-        "forward: subscribed to {}; {} destination(s)",
+        "forward: subscribed to {}; {} destination(s), {} group(s), {} rule(s)",
         endpoints.join(", "),
-        fwd.routes.len()
+        fwd.dests.len(),
+        fwd.groups.len(),
+        fwd.router.len()
     );
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let mut batch: Vec<Received> = Vec::with_capacity(BATCH);
     let mut failure = None;
+    let hup = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if reload.is_some() {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+            .context("SIGHUP handler")?;
+    }
     while !stop.requested() && failure.is_none() {
         failure = fwd.round(&sub, &mut batch, IDLE_WAIT_MS).err();
+        if let (true, Some(r)) = (
+            hup.swap(false, std::sync::atomic::Ordering::Relaxed),
+            reload,
+        ) {
+            match r().and_then(|c| fwd.reconfigure(&c, &sub)) {
+                Ok(()) => tracing::info!(
+                    "forward: configuration reloaded: {} destination(s)",
+                    fwd.dests.len()
+                ),
+                Err(e) => tracing::error!(
+                    "forward: reload refused, the running configuration stays: {e:#}"
+                ),
+            }
+        }
         if reporter.due() {
             let snap = fwd.snapshot();
             reporter.report("forward", &snap);
@@ -237,7 +433,7 @@ pub fn run(
             Err(e) => failure = Some(e),
         }
     }
-    let report = fwd.snapshot();
+    let report = fwd.close();
     reporter.finish("forward", &report);
     match failure {
         Some(e) => Err(e),
@@ -288,14 +484,32 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_cover_the_destinations() {
+    fn prefixes_cover_the_destinations_and_rules() {
         let d = |s: &str| parse_to(s).unwrap();
-        let p = prefixes(&[
+        let cfg = |dests: Vec<_>| ForwardConfig {
+            destination: dests,
+            ..ForwardConfig::default()
+        };
+        let p = prefixes(&cfg(vec![
             d("syslog=udp://127.0.0.1:1"),
             d("netflow=udp://127.0.0.1:2"),
             d("syslog=udp://127.0.0.1:3"),
-        ]);
+        ]));
         assert_eq!(p, vec!["syslog/".to_owned(), "netflow-".to_owned()]);
-        assert!(prefixes(&[d("all=udp://127.0.0.1:1"), d("sflow=udp://127.0.0.1:2")]).is_empty());
+        assert!(prefixes(&cfg(vec![
+            d("all=udp://127.0.0.1:1"),
+            d("sflow=udp://127.0.0.1:2")
+        ]))
+        .is_empty());
+        let text = "[[forward.destination]]\nname = \"a\"\nurl = \"udp://127.0.0.1:1\"\n\
+                    [[forward.rule]]\nmatch.kinds = [\"sflow\"]\nto = [\"a\"]\n";
+        let c = crate::config::Config::parse("t.toml", text).unwrap();
+        assert_eq!(prefixes(&c.forward), vec!["sflow/".to_owned()]);
+        let text = text.replace(
+            "match.kinds = [\"sflow\"]",
+            "match.exporters = [\"10.0.0.0/8\"]",
+        );
+        let c = crate::config::Config::parse("t.toml", &text).unwrap();
+        assert!(prefixes(&c.forward).is_empty());
     }
 }

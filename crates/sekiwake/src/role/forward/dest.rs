@@ -1,0 +1,239 @@
+//! One destination at run time: its sink (plain UDP, spoofed UDP, TCP/TLS stream), its 1-in-N sampler, the
+//! datagrams queued for it this round, and its counters.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use sinks::spoof::SpoofSink;
+use sinks::stream::{StreamConfig, StreamSink, StreamStats, TlsOptions};
+use sinks::udp::UdpSink;
+use sinks::SinkStats;
+
+use crate::config::{Destination, Scheme};
+use crate::metrics::DestinationReport;
+
+/// How long a stream destination may take at exit to deliver what it holds.
+pub const STREAM_DRAIN: Duration = Duration::from_secs(2);
+
+pub enum Sink {
+    Udp(UdpSink),
+    Spoof(SpoofSink),
+    Stream(StreamSink),
+}
+
+/// What a destination changes in the datagrams it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rewrite {
+    pub tag: bool,
+    pub v1_to_v2c: bool,
+}
+
+impl Rewrite {
+    pub fn any(self) -> bool {
+        self.tag || self.v1_to_v2c
+    }
+
+    /// The rewritten datagram, or `None` to send it as it is.
+    pub fn apply(
+        self,
+        kind: Option<wire::kind::Kind>,
+        exporter: std::net::IpAddr,
+        p: &[u8],
+    ) -> Option<Vec<u8>> {
+        use wire::kind::Kind;
+        use wire::snmp::rewrite;
+        let v4 = match exporter {
+            std::net::IpAddr::V4(a) => Some(a),
+            std::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        match kind {
+            Some(Kind::Syslog) if self.tag => wire::syslog::with_origin(p, exporter),
+            Some(Kind::Snmptrap) => {
+                let converted = self.v1_to_v2c.then(|| rewrite::v1_to_v2c(p)).flatten();
+                match (converted, self.tag, v4) {
+                    (Some(c), _, _) => Some(c),
+                    (None, true, Some(a)) => rewrite::with_trap_address(p, a),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A datagram queued for a destination this round: an index into the batch, or bytes made for this
+/// destination (template-only, tagged).
+pub enum Item {
+    Batch(usize),
+    Owned(Vec<u8>),
+}
+
+pub struct Dest {
+    pub sink: Sink,
+    /// Rewrites this destination wants (origin tag, v1 to v2c).
+    pub rewrite: Rewrite,
+    sample: u32,
+    seen: u64,
+    pub pending: Vec<(SocketAddr, Item)>,
+    pub report: DestinationReport,
+    /// For group replays: whether the destination looked reachable after its last round.
+    pub up: bool,
+}
+
+impl Dest {
+    pub fn open(d: &Destination, source_port: u16) -> Result<Dest> {
+        let sink =
+            open_sink(d, source_port).with_context(|| format!("destination {}", d.name()))?;
+        Ok(Dest {
+            sink,
+            rewrite: Rewrite {
+                tag: d.tag,
+                v1_to_v2c: d.v1_to_v2c,
+            },
+            sample: d.sample.max(1),
+            seen: 0,
+            pending: Vec::new(),
+            report: DestinationReport {
+                name: d.name().to_owned(),
+                url: d.url.text.clone(),
+                kinds: d.kinds.iter().map(|k| k.to_string()).collect(),
+                ..Default::default()
+            },
+            up: true,
+        })
+    }
+
+    /// Queues a template-only datagram (counted apart from the datagrams routed here).
+    pub fn push_templates(&mut self, src: SocketAddr, t: Vec<u8>) {
+        self.report.templates_sent += 1;
+        self.pending.push((src, Item::Owned(t)));
+    }
+
+    /// 1-in-N: whether this datagram is one to send.
+    pub fn keep(&mut self) -> bool {
+        let keep = self.seen.is_multiple_of(u64::from(self.sample));
+        self.seen += 1;
+        keep
+    }
+
+    /// Sends what is pending; `batch` resolves [`Item::Batch`] indexes to payloads.
+    pub fn flush<'a>(&mut self, batch: &impl Fn(usize) -> &'a [u8]) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let items: Vec<(SocketAddr, &[u8])> = self
+            .pending
+            .iter()
+            .map(|(src, it)| match it {
+                Item::Batch(i) => (*src, batch(*i)),
+                Item::Owned(v) => (*src, &v[..]),
+            })
+            .collect();
+        let refused_before = self.sink_stats().refused;
+        match &mut self.sink {
+            Sink::Udp(s) => s.send(&items.iter().map(|(_, p)| *p).collect::<Vec<_>>()),
+            Sink::Spoof(s) => s.send(&items),
+            Sink::Stream(s) => {
+                for (_, p) in &items {
+                    let _ = s.offer(p); // a refusal is counted by the sink
+                }
+            }
+        }
+        self.up = match &self.sink {
+            Sink::Stream(s) => s.stats().connected,
+            _ => self.sink_stats().refused == refused_before,
+        };
+        self.pending.clear();
+    }
+
+    fn sink_stats(&self) -> SinkStats {
+        match &self.sink {
+            Sink::Udp(s) => s.stats(),
+            Sink::Spoof(s) => s.stats(),
+            Sink::Stream(_) => SinkStats::default(),
+        }
+    }
+
+    /// The counters, with the sink's own.
+    pub fn snapshot(&self) -> DestinationReport {
+        let mut r = self.report.clone();
+        match &self.sink {
+            Sink::Stream(s) => stream_counters(&mut r, &s.stats()),
+            _ => {
+                let s = self.sink_stats();
+                (
+                    r.forwarded,
+                    r.refused,
+                    r.dropped_full,
+                    r.failed,
+                    r.wrong_family,
+                ) = (
+                    s.forwarded,
+                    s.refused,
+                    s.dropped_full,
+                    s.failed,
+                    s.wrong_family,
+                );
+            }
+        }
+        r
+    }
+
+    /// Stops a stream sink's thread after it delivered what it holds (or `STREAM_DRAIN` passed).
+    pub fn close(self) -> DestinationReport {
+        let mut r = self.snapshot();
+        if let Sink::Stream(s) = self.sink {
+            stream_counters(&mut r, &s.shutdown(STREAM_DRAIN));
+        }
+        r
+    }
+}
+
+fn stream_counters(r: &mut DestinationReport, s: &StreamStats) {
+    r.forwarded = s.forwarded;
+    r.dropped_full = s.dropped_full;
+    r.dropped_at_exit = s.dropped_at_exit;
+    r.queued = s.queued_messages;
+    r.resent = s.resent;
+    r.connects = s.connects;
+    r.disconnects = s.disconnects;
+    r.connected = Some(s.connected);
+}
+
+fn open_sink(d: &Destination, source_port: u16) -> Result<Sink> {
+    match (d.url.scheme, d.url.addr) {
+        (Scheme::Udp { spoof: false, .. }, Some(a)) => {
+            Ok(Sink::Udp(UdpSink::connect(a, source_port)?))
+        }
+        (Scheme::Udp { spoof: true, mtu }, Some(a)) => {
+            let mut s = SpoofSink::open(a)?;
+            if let Some(m) = mtu {
+                s.set_mtu_cap(usize::from(m));
+            }
+            Ok(Sink::Spoof(s))
+        }
+        (Scheme::Tcp { .. } | Scheme::Tls, _) => {
+            Ok(Sink::Stream(StreamSink::start(stream_config(d))?))
+        }
+        (Scheme::Udp { .. }, None) => bail!("unresolved UDP destination"),
+    }
+}
+
+fn stream_config(d: &Destination) -> StreamConfig {
+    let mut c = StreamConfig::new(d.url.text.clone());
+    if let Some(n) = d.queue_messages {
+        c.queue_messages = n;
+    }
+    if let Some(n) = d.queue_bytes {
+        c.queue_bytes = n;
+    }
+    c.tls = TlsOptions {
+        ca_file: d.tls_ca.as_ref().map(PathBuf::from),
+        server_name: d.tls_server_name.clone(),
+        client_cert: d.tls_cert.as_ref().map(PathBuf::from),
+        client_key: d.tls_key.as_ref().map(PathBuf::from),
+    };
+    c
+}
