@@ -488,6 +488,32 @@ impl Config {
                 ),
             });
         }
+        self.check_spoof_loop(file, text)
+    }
+
+    /// Spoofed datagrams carry the exporter's source port, not the loop guard's: on one host, capture must not
+    /// watch the port a spoofed destination receives on.
+    fn check_spoof_loop(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        if self.capture.interfaces.is_empty() {
+            return Ok(());
+        }
+        let watched = crate::role::capture::classifier(&self.capture);
+        for (i, d) in self.forward.destination.iter().enumerate() {
+            let spoofed = matches!(d.url.scheme, Scheme::Udp { spoof: true, .. });
+            if let (true, Some(a)) = (spoofed, d.url.addr) {
+                if watched.family(a.port()).is_some() {
+                    return Err(ConfigError {
+                        file: file.to_owned(),
+                        line: nth_line(text, &d.url.text, 1),
+                        key: format!("forward.destination[{i}].url"),
+                        message: format!(
+                            "port {} is captured on this host: spoofed datagrams sent there would be captured again (a loop)",
+                            a.port()
+                        ),
+                    });
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -621,5 +647,18 @@ mod tests {
         assert!(parse_port("netflow-v9=1").is_err());
         assert!(KindSelector::All.matches(None));
         assert!(!KindSelector::One(Kind::Syslog).matches(None));
+    }
+
+    #[test]
+    fn spoofing_to_a_captured_port_on_one_host_is_a_loop() {
+        let text = "[capture]\ninterfaces = [\"lo\"]\n[capture.ports]\nsyslog = [15514]\n\
+                    [[forward.destination]]\nurl = \"udp://127.0.0.1:15514?spoof\"\nkinds = [\"syslog\"]\n";
+        let e = Config::parse("x.toml", text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.toml:6: key `forward.destination[0].url`: port 15514 is captured"),
+            "{e}"
+        );
+        let elsewhere = text.replace("15514?spoof", "15515?spoof");
+        assert!(Config::parse("x.toml", &elsewhere).is_ok());
     }
 }
