@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use sinks::spoof::SpoofSink;
@@ -13,6 +13,9 @@ use sinks::SinkStats;
 
 use crate::config::{Destination, Scheme};
 use crate::metrics::DestinationReport;
+
+/// A UDP destination that refused a datagram counts as down this long (then it is tried again).
+pub const DOWN_AFTER_REFUSAL: Duration = Duration::from_secs(2);
 
 /// How long a stream destination may take at exit to deliver what it holds.
 pub const STREAM_DRAIN: Duration = Duration::from_secs(2);
@@ -78,8 +81,8 @@ pub struct Dest {
     seen: u64,
     pub pending: Vec<(SocketAddr, Item)>,
     pub report: DestinationReport,
-    /// For group replays: whether the destination looked reachable after its last round.
-    pub up: bool,
+    /// When the destination last refused a datagram (UDP: ICMP unreachable), to tell whether it is down.
+    last_refusal: Option<Instant>,
 }
 
 impl Dest {
@@ -101,8 +104,18 @@ impl Dest {
                 kinds: d.kinds.iter().map(|k| k.to_string()).collect(),
                 ..Default::default()
             },
-            up: true,
+            last_refusal: None,
         })
+    }
+
+    /// Whether the destination looks reachable: a TCP/TLS connection is up, or a UDP destination has not
+    /// refused anything for [`DOWN_AFTER_REFUSAL`]. Groups skip members that are down and replay templates
+    /// to a member that comes back.
+    pub fn up(&self) -> bool {
+        match &self.sink {
+            Sink::Stream(s) => s.stats().connected,
+            _ => self.last_refusal.is_none_or(|t| t.elapsed() >= DOWN_AFTER_REFUSAL),
+        }
     }
 
     /// Queues a template-only datagram (counted apart from the datagrams routed here).
@@ -141,10 +154,9 @@ impl Dest {
                 }
             }
         }
-        self.up = match &self.sink {
-            Sink::Stream(s) => s.stats().connected,
-            _ => self.sink_stats().refused == refused_before,
-        };
+        if self.sink_stats().refused > refused_before {
+            self.last_refusal = Some(Instant::now());
+        }
         self.pending.clear();
     }
 
@@ -199,7 +211,9 @@ fn stream_counters(r: &mut DestinationReport, s: &StreamStats) {
     r.resent = s.resent;
     r.connects = s.connects;
     r.disconnects = s.disconnects;
+    r.connect_failures = s.connect_failures;
     r.connected = Some(s.connected);
+    r.last_error = s.last_error.clone();
 }
 
 fn open_sink(d: &Destination, source_port: u16) -> Result<Sink> {

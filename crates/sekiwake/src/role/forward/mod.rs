@@ -17,7 +17,7 @@ use envelope::Envelope;
 use wire::kind::Kind;
 
 use super::Stop;
-use crate::config::{Config, Destination, ForwardConfig, KindSelector};
+use crate::config::{Config, Destination, ForwardConfig, KindSelector, Scheme};
 use crate::metrics::{ForwardReport, Reporter};
 use dest::{Dest, Item};
 use group::{GroupState, Pick};
@@ -116,6 +116,8 @@ struct Forwarder {
     dests: Vec<Dest>,
     /// The configuration each destination was opened with (to keep it across a reload when unchanged).
     configs: Vec<Destination>,
+    /// The source port plain UDP destinations' sockets are bound to.
+    source_port: u16,
     prefixes: Vec<String>,
     groups: Vec<GroupState>,
     router: Router,
@@ -140,6 +142,11 @@ impl Forwarder {
             .iter()
             .map(|m| Envelope::new_checked(&m.body[..]).ok())
             .collect();
+        // Reachability as of this batch (groups skip members that are down).
+        let ups: Vec<bool> = match self.groups.is_empty() {
+            true => Vec::new(),
+            false => self.dests.iter().map(Dest::up).collect(),
+        };
         for (i, view) in views.iter().enumerate() {
             self.report.received += 1;
             let Some(e) = view else {
@@ -160,7 +167,7 @@ impl Forwarder {
                 Verdict::Unrouted => self.report.unrouted += 1,
                 Verdict::To(targets) => {
                     self.report.routed += 1;
-                    self.deliver(i, e, &targets);
+                    self.deliver(&ups, i, e, &targets);
                     self.stamps.push(e.timestamp_ns());
                 }
             }
@@ -175,7 +182,7 @@ impl Forwarder {
     }
 
     /// Queues datagram `i` for every destination its targets name (group members chosen here).
-    fn deliver(&mut self, i: usize, e: &Envelope<&[u8]>, targets: &[Target]) {
+    fn deliver(&mut self, ups: &[bool], i: usize, e: &Envelope<&[u8]>, targets: &[Target]) {
         let src = SocketAddr::new(e.src(), e.src_port());
         let templates = OnceCell::new();
         let template_only = || {
@@ -188,7 +195,7 @@ impl Forwarder {
                 })
                 .as_ref()
         };
-        let who = self.who(e, targets, src, &template_only);
+        let who = self.who(ups, e, targets, src, &template_only);
         for d in who.full {
             let dest = &mut self.dests[d];
             dest.report.routed += 1;
@@ -217,13 +224,14 @@ impl Forwarder {
     /// Resolves targets to destinations: groups pick their member(s); templates are remembered for replays.
     fn who<'t>(
         &mut self,
+        ups: &[bool],
         e: &Envelope<&[u8]>,
         targets: &[Target],
         src: SocketAddr,
         template_only: &impl Fn() -> Option<&'t Vec<u8>>,
     ) -> Deliveries {
         let mut w = Deliveries::default();
-        let up = |d: usize| self.dests[d].up;
+        let up = |d: usize| ups.get(d).copied().unwrap_or(true);
         for t in targets {
             match *t {
                 Target::Dest(d) => w.full.push(d),
@@ -253,7 +261,7 @@ impl Forwarder {
 
     /// A group member that came back gets its group's templates at once.
     fn replay_templates(&mut self) {
-        let up: Vec<bool> = self.dests.iter().map(|d| d.up).collect();
+        let up: Vec<bool> = self.dests.iter().map(Dest::up).collect();
         let mut replays = Vec::new();
         for g in &mut self.groups {
             replays.extend(g.comebacks(&|d| up[d]));
@@ -300,12 +308,21 @@ impl Forwarder {
     /// the background.
     fn reconfigure(&mut self, cfg: &Config, sub: &Subscriber) -> Result<()> {
         let f = &cfg.forward;
+        if f.destination.is_empty() {
+            bail!("no destination: give --to KIND=udp://HOST:PORT (or [[forward.destination]])");
+        }
         let router = Router::new(f).map_err(anyhow::Error::msg)?;
         let groups = open_groups(f)?;
+        // A plain UDP socket is bound to the source port: a new port needs a new socket.
+        let port_changed = f.source_port != self.source_port;
+        let keeps = |d: &Destination| {
+            self.configs.contains(d)
+                && !(port_changed && matches!(d.url.scheme, Scheme::Udp { spoof: false, .. }))
+        };
         let mut fresh = f
             .destination
             .iter()
-            .map(|d| match self.configs.contains(d) {
+            .map(|d| match keeps(d) {
                 true => Ok(None),
                 false => Dest::open(d, f.source_port).map(Some),
             })
@@ -315,11 +332,11 @@ impl Forwarder {
             .map(Some)
             .collect();
         for (k, d) in f.destination.iter().enumerate() {
-            let kept = self
-                .configs
-                .iter()
-                .position(|c| c == d)
-                .and_then(|j| old[j].take());
+            let kept = match fresh[k].is_none() {
+                true => self.configs.iter().position(|c| c == d),
+                false => None,
+            }
+            .and_then(|j| old[j].take());
             match fresh[k].take().or(kept) {
                 Some(dest) => self.dests.push(dest),
                 None => bail!("destination {} appears twice", d.name()),
@@ -330,6 +347,7 @@ impl Forwarder {
         sub.resubscribe(&self.prefixes, &prefixes)?;
         (self.router, self.groups, self.prefixes) = (router, groups, prefixes);
         self.configs = f.destination.clone();
+        self.source_port = f.source_port;
         self.report.rules_matched = vec![0; self.router.len()];
         Ok(())
     }
@@ -377,6 +395,7 @@ pub fn run(
         groups: open_groups(&cfg.forward)?,
         dests,
         configs: cfg.forward.destination.clone(),
+        source_port: cfg.forward.source_port,
         prefixes,
         gaps: Gaps::default(),
         latency: Default::default(),
