@@ -1145,3 +1145,161 @@ def pcap_flow_totals(pcap, ipv4_only=False):
         p, b, fb = totals.get(key, (0, 0, 0))
         totals[key] = (p + 1, b + length, fb + len(pkt))
     return totals
+
+
+# --------------------------------------------------------------------------------------------- syslog over TCP/TLS
+# Used by test_relay_stream.py (forward's tcp:// and tls:// destinations): a test PKI made with openssl, and an
+# rsyslogd whose imtcp inputs speak plain TCP or TLS (gtls netstream driver) and store every message byte-exact.
+
+def make_test_pki(directory):
+    """Make a throwaway PKI in directory with openssl (EC P-256, valid 2 days).  Returns a dict of paths:
+    ca/ca_key and other/other_key (two unrelated CAs), server/server_key (CN and SAN DNS:localhost, SAN
+    IP:127.0.0.1, signed by ca), client/client_key (CN and SAN DNS:client.sekiwake.test, clientAuth, signed by ca)."""
+    require_programs("openssl")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args):
+        out = subprocess.run(["openssl", *[str(a) for a in args]], capture_output=True, text=True, cwd=d,
+                             timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]} failed: {out.stderr}")
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other"):
+        openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2",
+                "-subj", f"/CN=sekiwake e2e {ca} CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    leaves = {"server": ("localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth"),
+              "client": ("client.sekiwake.test", "DNS:client.sekiwake.test", "clientAuth")}
+    for name, (cn, san, usage) in leaves.items():
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+        (d / f"{name}.ext").write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                                       f"keyUsage=critical,digitalSignature\nextendedKeyUsage={usage}\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    paths = {}
+    for name in ("ca", "other", "server", "client"):
+        paths[name] = d / f"{name}.pem"
+        paths[f"{name}_key"] = d / f"{name}.key"
+    return paths
+
+
+def require_rsyslog_tls():
+    """rsyslog's gtls netstream driver (package rsyslog-gnutls)."""
+    if not glob.glob("/usr/lib/*/rsyslog/lmnsd_gtls.so") + glob.glob("/usr/lib*/rsyslog/lmnsd_gtls.so"):
+        unavailable("rsyslog's gtls driver lmnsd_gtls.so is missing (apt-get install rsyslog-gnutls)")
+
+
+def parse_raw_records(data):
+    """Split a file of `<<MSG>>\\n` records (RsyslogStream's template) into the MSG bytes; a record still being
+    written at the end is left out."""
+    out, pos = [], 0
+    while data.startswith(b"<<", pos):
+        end = data.find(b">>\n", pos + 2)
+        if end < 0:
+            break
+        out.append(data[pos + 2:end])
+        pos = end + 3
+    return out
+
+
+class RsyslogStream(Daemon):
+    """rsyslogd with imtcp inputs on 127.0.0.1, each writing every message it receives as `<<%rawmsg%>>\\n` to
+    DIR/NAME.log.  Receive sanitizing is off (no #011 escapes, a trailing LF is kept), so a record is the
+    message's bytes as framed (RFC 6587 octet counting or LF, both auto-detected by imtcp), and records are in
+    arrival order (one main queue worker).
+
+    inputs: {NAME: None for plain TCP, or "anon" / "x509/name" for TLS with the gtls driver (StreamDriver.Mode 1)
+    presenting pki["server"]; "x509/name" also requires a client certificate signed by pki["ca"] whose name is
+    in permitted (default client.sekiwake.test)}.  Ports are picked free once and kept across restarts, so
+    stop() + start() brings the same listeners back."""
+
+    def __init__(self, workdir, inputs, pki=None, permitted=("client.sekiwake.test",)):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.inputs = dict(inputs)
+        self.ports = {name: free_port("tcp") for name in self.inputs}
+        self.ready_port = free_port("tcp")
+        self.ready_log = self.dir / "ready.log"
+        self.conf = self.dir / "rsyslog.conf"
+        self.starts = 0
+        tls_global = ""
+        if any(self.inputs.values()):
+            if pki is None:
+                raise ValueError("TLS inputs need pki (make_test_pki)")
+            tls_global = (f'DefaultNetstreamDriverCAFile="{pki["ca"]}" '
+                          f'DefaultNetstreamDriverCertFile="{pki["server"]}" '
+                          f'DefaultNetstreamDriverKeyFile="{pki["server_key"]}"')
+        lines = [f'global(workDirectory="{self.dir}" net.enableDNS="off" maxMessageSize="64k"',
+                 '       parser.escapeControlCharactersOnReceive="off" parser.dropTrailingLFOnReception="off"',
+                 f'       {tls_global})',
+                 # one main queue worker: with more, rsyslog writes batches (256 messages) out of order
+                 'main_queue(queue.workerThreads="1")',
+                 'module(load="imtcp")',
+                 'template(name="rawrec" type="string" string="<<%rawmsg%>>\\n")',
+                 f'input(type="imtcp" port="{self.ready_port}" address="127.0.0.1" ruleset="ready")',
+                 f'ruleset(name="ready") {{ action(type="omfile" file="{self.ready_log}" template="rawrec") }}']
+        for name, auth in self.inputs.items():
+            tls = ""
+            if auth:
+                tls = f' streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="{auth}"'
+                if auth == "x509/name":
+                    tls += " permittedPeer=[" + ",".join(f'"{p}"' for p in permitted) + "]"
+            lines.append(f'input(type="imtcp" port="{self.ports[name]}" address="127.0.0.1" ruleset="r_{name}"{tls})')
+            lines.append(f'ruleset(name="r_{name}") {{ action(type="omfile" file="{self.log(name)}" '
+                         f'template="rawrec") }}')
+        self.conf.write_text("\n".join(lines) + "\n")
+        super().__init__("rsyslogd", ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"],
+                         self.dir)
+
+    def log(self, name):
+        return self.dir / f"{name}.log"
+
+    def start(self):
+        if self.starts == 0:
+            check = subprocess.run(["rsyslogd", "-N1", "-f", str(self.conf)], capture_output=True, text=True,
+                                   timeout=30)
+            if check.returncode != 0:
+                raise RuntimeError(f"rsyslog config invalid:\n{check.stdout}\n{check.stderr}")
+        self.starts += 1
+        # a fresh pair of output files per start, so a restart keeps the first run's messages
+        self.stdout_path = self.dir / f"rsyslogd-{self.starts}.stdout"
+        self.stderr_path = self.dir / f"rsyslogd-{self.starts}.stderr"
+        super().start()
+        self.wait_ready(lambda: all(tcp_listening(p) for p in [*self.ports.values(), self.ready_port]),
+                        what="listening")
+        marker = f"rsyslog-ready-{os.getpid()}-{time.monotonic_ns()}"
+        with socket.create_connection(("127.0.0.1", self.ready_port), timeout=5) as s:
+            s.sendall(f"<14>{marker}\n".encode())
+        self.wait_ready(lambda: self.ready_log.exists() and marker in self.ready_log.read_text(errors="replace"),
+                        what="writing its log")
+        return self
+
+    def log_size(self, name):
+        try:
+            return self.log(name).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def records(self, name):
+        """The messages input NAME received so far, in arrival order."""
+        try:
+            return parse_raw_records(self.log(name).read_bytes())
+        except FileNotFoundError:
+            return []
+
+    def wait_records(self, name, count, timeout=15, settle=0.3):
+        """Wait until NAME holds at least count messages (or timeout), then a little longer so that extra ones
+        show up too; returns them."""
+        wait_until(lambda: len(self.records(name)) >= count, timeout, 0.1)
+        time.sleep(settle)
+        return self.records(name)
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of process pid (all its threads) in seconds, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # after the command: state is field 3, so utime (14) and stime (15) are at 11 and 12 here
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

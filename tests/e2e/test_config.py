@@ -20,9 +20,10 @@ def examples():
     return sorted(p for p in REPO.glob("examples/**/*.toml"))
 
 
-def run_check(path):
+def run_check(path, *flags):
     import subprocess
-    out = subprocess.run([SEKIWAKE_BIN, "check-config", str(path)], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([SEKIWAKE_BIN, "check-config", *flags, str(path)], capture_output=True, text=True,
+                         timeout=30)
     return out.returncode, out.stdout + out.stderr
 
 
@@ -60,7 +61,8 @@ def test_every_example_config_passes():
     if not found:
         unavailable("no example config in examples/*.toml")
     for path in found:
-        rc, output = run_check(path)
+        # the examples are written for other hosts: their TLS files (examples/relay.toml) are not here
+        rc, output = run_check(path, "--no-files")
         assert rc == 0, f"{path}: {output}"
 
 

@@ -37,8 +37,13 @@ pub enum Cmd {
     Sink(SinkArgs),
     /// All-in-one demo on loopback: sender -> capture on lo -> bus -> forward -> receiver (needs root).
     Demo(DemoArgs),
-    /// Validate a configuration file and exit.
-    CheckConfig { file: PathBuf },
+    /// Validate a configuration file and exit. Also reads the TLS files it names (CA, certificate, key).
+    CheckConfig {
+        file: PathBuf,
+        /// Do not read the files the configuration names: for a file meant for another host.
+        #[arg(long)]
+        no_files: bool,
+    },
 }
 
 #[derive(Args, Debug, Default)]

@@ -118,8 +118,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Cmd::CheckConfig { file } => {
-            Config::load(&file)?;
+        Cmd::CheckConfig { file, no_files } => {
+            let cfg = Config::load(&file)?;
+            if !no_files {
+                cfg.check_files(&file)?;
+            }
             println!("{}: ok", file.display());
         }
     }

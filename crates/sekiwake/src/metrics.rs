@@ -116,8 +116,13 @@ pub struct DestinationReport {
     pub resent: u64,
     pub connects: u64,
     pub disconnects: u64,
+    /// TCP/TLS: connect or TLS handshake attempts that failed.
+    pub connect_failures: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connected: Option<bool>,
+    /// TCP/TLS: the latest connect or connection error (refused, TLS certificate not trusted, peer closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// Forward's counters. Conservation: `received == routed + unrouted + dropped_by_rule + bad_envelope`, where
@@ -180,10 +185,20 @@ impl Summary for ForwardReport {
             .destinations
             .iter()
             .map(|d| {
-                format!(
+                let mut line = format!(
                     "{}: forwarded={} refused={} dropped_full={} failed={} sampled_out={} queued={}",
                     d.name, d.forwarded, d.refused, d.dropped_full, d.failed, d.sampled_out, d.queued
-                )
+                );
+                if let Some(connected) = d.connected {
+                    line += &format!(
+                        " dropped_at_exit={} resent={} connects={} disconnects={} connect_failures={}",
+                        d.dropped_at_exit, d.resent, d.connects, d.disconnects, d.connect_failures
+                    );
+                    if let (false, Some(e)) = (connected, &d.last_error) {
+                        line += &format!(" last_error={e:?}");
+                    }
+                }
+                line
             })
             .collect();
         format!(

@@ -610,6 +610,26 @@ impl ForwardConfig {
         Ok(())
     }
 
+    /// The TLS files the destinations name (CA, client certificate and key) can be read. Not part of `check`:
+    /// only `check-config` and forward's start look at files, so a capture on another host can share the file.
+    pub fn check_files(&self) -> Result<(), Problem> {
+        for (i, d) in self.destination.iter().enumerate() {
+            let files = [
+                ("tls_ca", &d.tls_ca, "CA"),
+                ("tls_cert", &d.tls_cert, "client certificate"),
+                ("tls_key", &d.tls_key, "client key"),
+            ];
+            for (k, path, what) in files {
+                let Some(path) = path else { continue };
+                if let Err(e) = std::fs::read(path) {
+                    let m = format!("{what} file {path}: {e}");
+                    return Err(problem(format!("forward.destination[{i}].{k}"), path, m));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A destination nothing sends to is a mistake worth a refusal.
     fn check_reachable(&self) -> Result<(), Problem> {
         let named = |n: &str| self.rule.iter().any(|r| r.to.iter().any(|t| t == n));

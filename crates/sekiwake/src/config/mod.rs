@@ -392,6 +392,21 @@ impl Config {
         Self::parse(&file, &text)
     }
 
+    /// What only this host can tell, for `check-config`: the files the configuration names (TLS CA, client
+    /// certificate and key) can be read. `path` is the file `self` was loaded from (for the line numbers).
+    pub fn check_files(&self, path: &Path) -> Result<(), ConfigError> {
+        let Err(p) = self.forward.check_files() else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        Err(ConfigError {
+            file: path.display().to_string(),
+            line: nth_line(&text, &p.needle, 1),
+            key: p.key,
+            message: p.message,
+        })
+    }
+
     pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         let de = toml::Deserializer::new(text);
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -647,6 +662,32 @@ mod tests {
         assert!(parse_port("netflow-v9=1").is_err());
         assert!(KindSelector::All.matches(None));
         assert!(!KindSelector::One(Kind::Syslog).matches(None));
+    }
+
+    #[test]
+    fn check_files_names_a_missing_tls_file() {
+        let dir = std::env::temp_dir().join(format!("sekiwake-check-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "not looked into").unwrap();
+        let conf = dir.join("f.toml");
+        let text = |key: &str| {
+            format!(
+                "[[forward.destination]]\nurl = \"tls://127.0.0.1:6514\"\nkinds = [\"syslog\"]\n\
+                 tls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{key}\"\n",
+                ca.display(),
+                ca.display()
+            )
+        };
+        std::fs::write(&conf, text(&ca.display().to_string())).unwrap();
+        let cfg = Config::load(&conf).unwrap();
+        assert!(cfg.check_files(&conf).is_ok());
+        std::fs::write(&conf, text("/nonexistent/client.key")).unwrap();
+        let cfg = Config::load(&conf).unwrap();
+        let e = cfg.check_files(&conf).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        let want = "f.toml:6: key `forward.destination[0].tls_key`: client key file /nonexistent/client.key:";
+        assert!(e.contains(want), "{e}");
     }
 
     #[test]

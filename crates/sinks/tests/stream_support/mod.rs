@@ -115,7 +115,8 @@ pub enum Listener {
     },
 }
 
-/// rsyslogd -n with a private config; its raw messages go to DIR/raw.log as `<<RAW>>\n` records.
+/// rsyslogd -n with a private config; its raw messages go to DIR/raw.log as `<<RAW>>\n` records, in arrival
+/// order (one main queue worker: with more, rsyslog writes whole batches out of order under load).
 pub struct Rsyslog {
     dir: PathBuf,
     pub port: u16,
@@ -231,6 +232,7 @@ fn config(dir: &Path, port: u16, listener: Listener) -> String {
     format!(
         r#"global(workDirectory="{d}" parser.escapeControlCharactersOnReceive="off"
   parser.dropTrailingLFOnReception="off" maxMessageSize="64k" {tls_global})
+main_queue(queue.workerThreads="1")
 module(load="imtcp" {tls_module})
 input(type="imtcp" port="{port}" address="127.0.0.1" ruleset="remote")
 template(name="raw" type="string" string="<<%rawmsg%>>\n")

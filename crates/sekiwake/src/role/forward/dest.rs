@@ -114,7 +114,9 @@ impl Dest {
     pub fn up(&self) -> bool {
         match &self.sink {
             Sink::Stream(s) => s.stats().connected,
-            _ => self.last_refusal.is_none_or(|t| t.elapsed() >= DOWN_AFTER_REFUSAL),
+            _ => self
+                .last_refusal
+                .is_none_or(|t| t.elapsed() >= DOWN_AFTER_REFUSAL),
         }
     }
 
