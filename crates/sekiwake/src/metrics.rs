@@ -106,6 +106,10 @@ pub struct DestinationReport {
     /// UDP: the socket buffer stayed full; TCP/TLS: the queue was full.
     pub dropped_full: u64,
     pub failed: u64,
+    /// Of `failed`: datagrams routed here while the destination had no route (its socket could not be
+    /// opened; it is tried again every 2 s).
+    #[serde(skip)]
+    pub failed_while_unreachable: u64,
     /// Spoofed UDP: an exporter of the other IP version than the destination's.
     pub wrong_family: u64,
     /// TCP/TLS: held now, waiting for the connection.

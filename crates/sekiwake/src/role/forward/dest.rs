@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use sinks::spoof::SpoofSink;
+use sinks::spoof::{SpoofError, SpoofSink};
 use sinks::stream::{StreamConfig, StreamSink, StreamStats, TlsOptions};
 use sinks::udp::UdpSink;
 use sinks::SinkStats;
@@ -24,6 +24,40 @@ pub enum Sink {
     Udp(UdpSink),
     Spoof(SpoofSink),
     Stream(StreamSink),
+    /// A UDP destination with no route at start (or after a reload): its datagrams count as `failed` and the
+    /// socket is tried again every [`RETRY_UNREACHABLE`], so one network that is down stops nothing else.
+    Unreachable(Retry),
+}
+
+pub struct Retry {
+    cfg: Destination,
+    source_port: u16,
+    last_try: Instant,
+    error: String,
+    failed: u64,
+}
+
+/// How often an unreachable UDP destination's socket is tried again.
+pub const RETRY_UNREACHABLE: Duration = Duration::from_secs(2);
+
+/// Whether opening failed for want of a route or an address (worth retrying), not for a setting.
+fn unreachable(e: &anyhow::Error) -> bool {
+    let io = e.chain().find_map(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .or_else(|| match c.downcast_ref::<SpoofError>() {
+                Some(SpoofError::Io(io)) => Some(io),
+                _ => None,
+            })
+    });
+    io.and_then(|io| io.raw_os_error()).is_some_and(|n| {
+        [
+            libc::ENETUNREACH,
+            libc::EHOSTUNREACH,
+            libc::ENETDOWN,
+            libc::EADDRNOTAVAIL,
+        ]
+        .contains(&n)
+    })
 }
 
 /// What a destination changes in the datagrams it sends.
@@ -87,8 +121,23 @@ pub struct Dest {
 
 impl Dest {
     pub fn open(d: &Destination, source_port: u16) -> Result<Dest> {
-        let sink =
-            open_sink(d, source_port).with_context(|| format!("destination {}", d.name()))?;
+        let sink = match open_sink(d, source_port) {
+            Ok(s) => s,
+            Err(e) if unreachable(&e) => {
+                tracing::warn!(
+                    "forward: destination {}: {e:#}; trying again every {RETRY_UNREACHABLE:?}",
+                    d.name()
+                );
+                Sink::Unreachable(Retry {
+                    cfg: d.clone(),
+                    source_port,
+                    last_try: Instant::now(),
+                    error: format!("{e:#}"),
+                    failed: 0,
+                })
+            }
+            Err(e) => return Err(e).with_context(|| format!("destination {}", d.name())),
+        };
         Ok(Dest {
             sink,
             rewrite: Rewrite {
@@ -114,6 +163,7 @@ impl Dest {
     pub fn up(&self) -> bool {
         match &self.sink {
             Sink::Stream(s) => s.stats().connected,
+            Sink::Unreachable(_) => false,
             _ => self
                 .last_refusal
                 .is_none_or(|t| t.elapsed() >= DOWN_AFTER_REFUSAL),
@@ -133,9 +183,34 @@ impl Dest {
         keep
     }
 
+    /// An unreachable destination whose retry time has come: opened again if it now can be.
+    fn retry(&mut self) {
+        let Sink::Unreachable(r) = &mut self.sink else {
+            return;
+        };
+        if r.last_try.elapsed() < RETRY_UNREACHABLE {
+            return;
+        }
+        r.last_try = Instant::now();
+        match open_sink(&r.cfg, r.source_port) {
+            Ok(sink) => {
+                tracing::info!("forward: destination {} is reachable again", r.cfg.name());
+                self.report.failed_while_unreachable += r.failed;
+                self.sink = sink;
+            }
+            Err(e) => r.error = format!("{e:#}"),
+        }
+    }
+
     /// Sends what is pending; `batch` resolves [`Item::Batch`] indexes to payloads.
     pub fn flush<'a>(&mut self, batch: &impl Fn(usize) -> &'a [u8]) {
         if self.pending.is_empty() {
+            return;
+        }
+        self.retry();
+        if let Sink::Unreachable(r) = &mut self.sink {
+            r.failed += self.pending.len() as u64;
+            self.pending.clear();
             return;
         }
         let items: Vec<(SocketAddr, &[u8])> = self
@@ -155,6 +230,7 @@ impl Dest {
                     let _ = s.offer(p); // a refusal is counted by the sink
                 }
             }
+            Sink::Unreachable(_) => {}
         }
         if self.sink_stats().refused > refused_before {
             self.last_refusal = Some(Instant::now());
@@ -166,7 +242,7 @@ impl Dest {
         match &self.sink {
             Sink::Udp(s) => s.stats(),
             Sink::Spoof(s) => s.stats(),
-            Sink::Stream(_) => SinkStats::default(),
+            Sink::Stream(_) | Sink::Unreachable(_) => SinkStats::default(),
         }
     }
 
@@ -175,21 +251,15 @@ impl Dest {
         let mut r = self.report.clone();
         match &self.sink {
             Sink::Stream(s) => stream_counters(&mut r, &s.stats()),
+            Sink::Unreachable(u) => {
+                r.failed = r.failed_while_unreachable + u.failed;
+                r.last_error = Some(u.error.clone());
+            }
             _ => {
                 let s = self.sink_stats();
-                (
-                    r.forwarded,
-                    r.refused,
-                    r.dropped_full,
-                    r.failed,
-                    r.wrong_family,
-                ) = (
-                    s.forwarded,
-                    s.refused,
-                    s.dropped_full,
-                    s.failed,
-                    s.wrong_family,
-                );
+                (r.forwarded, r.refused, r.dropped_full, r.wrong_family) =
+                    (s.forwarded, s.refused, s.dropped_full, s.wrong_family);
+                r.failed = s.failed + r.failed_while_unreachable;
             }
         }
         r
