@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from decode_oracle import decode
-from peers import PacketCapture, free_port, require_programs
+from peers import SEKIWAKE_BIN, PacketCapture, free_port, require_programs
 from relay_peers import (NsNfcapd, Receivers, by_name, daemons, forward_toml, sekiwake_send,  # noqa: F401
                          seq_of, write_config)
 
@@ -190,3 +190,45 @@ def test_one_in_ten_sampled_v9_stream_still_decodes(sekiwake, daemons, tmp_path)
         assert m, d.output()
         assert int(m.group(1)) == len(flows[name]) and int(m.group(3)) == 0, m.group(0)
     assert NFCAPD_SUMMARY.search(nf["all"].output()).group(2) == "0"
+
+
+def test_a_member_that_comes_back_gets_the_templates_again(sekiwake, daemons, tmp_path):
+    """A round-robin member whose collector is down refuses (ICMP): forward counts it down and deals its turns
+    to the other member. When its collector starts, the member gets every template the group has seen before
+    any data, so it decodes flows at once — although the exporter sends its templates only in its first
+    datagram (--template-every 10000)."""
+    require_programs("nfcapd", "nfdump")
+    up = NsNfcapd(tmp_path / "nf-up")
+    daemons.append(up.start())
+    late_port = free_port("udp")
+    cap, bus, port = listener(sekiwake, "netflow")
+    dests = [{"name": "up", "url": f"udp://127.0.0.1:{up.port}"},
+             {"name": "late", "url": f"udp://127.0.0.1:{late_port}"}]
+    groups = [{"name": "rr", "members": ["up", "late"], "mode": "round-robin"}]
+    rules = [{"match": {"kinds": ["netflow-v9"]}, "to": ["rr"]}]
+    cfg = write_config(tmp_path / "forward.toml", forward_toml(dests, groups, rules))
+    fwd = sekiwake.forward(bus, [], config=cfg)
+    time.sleep(1.0)
+    n, rate = 80, 10  # 8 s of exports; the late collector starts after 3 s
+    send = subprocess.Popen([SEKIWAKE_BIN, "send", "netflow-v9", "--to", f"127.0.0.1:{port}", "--count", str(n),
+                             "--rate", str(rate), "--domains", "1", "--template-every", "10000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.0)
+        late = NsNfcapd(tmp_path / "nf-late", port=late_port)
+        daemons.append(late.start())
+        assert send.wait(timeout=30) == 0, send.stderr.read()
+    finally:
+        if send.poll() is None:
+            send.kill()
+    fwd.wait_stats(lambda s: s["received"] >= n, timeout=10)
+    time.sleep(0.5)
+    late_flows, up_flows = late.flush_and_read(), up.flush_and_read()
+    fwd_rc, stats = fwd.terminate()
+
+    assert fwd_rc == 0, fwd.output()
+    late_stats = by_name(stats, "late")
+    assert late_stats["refused"] >= 1, late_stats  # it was down ...
+    assert late_stats["template_replays"] >= 1, late_stats  # ... came back, and got the templates again
+    assert len(late_flows) > 0, "the member that came back decoded nothing: no templates"
+    assert len(up_flows) > len(late_flows), (len(up_flows), len(late_flows))
