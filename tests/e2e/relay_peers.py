@@ -470,3 +470,11 @@ LOSS_REASONS = ("refused", "dropped_full", "failed", "wrong_family")
 def accounted(d):
     """Every datagram a destination was to send, sent or counted with a reason."""
     return d["forwarded"] + sum(d[r] for r in LOSS_REASONS)
+
+
+def conserved(d):
+    """The per-destination law of docs/ARCHITECTURE.md: what was routed here (plus the template-only datagrams
+    made for it) was sampled out, sent, held, or counted lost with a reason."""
+    outcomes = ("wrong_kind", "sampled_out", "forwarded", "refused", "dropped_full", "failed", "wrong_family",
+                "queued", "dropped_at_exit")
+    return d["routed"] + d["templates_sent"] == sum(d[k] for k in outcomes)

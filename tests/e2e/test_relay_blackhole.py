@@ -19,7 +19,7 @@ import json
 import time
 
 from peers import UdpSink, require_programs
-from relay_peers import (accounted, by_name, chain, daemons, forward_toml, sekiwake_send, seq_of,  # noqa: F401
+from relay_peers import (accounted, by_name, chain, conserved, daemons, forward_toml, sekiwake_send, seq_of,  # noqa: F401
                          write_config)
 
 COUNT, RATE = 100_000, 20_000
@@ -98,6 +98,7 @@ def test_dead_destinations_do_not_cost_the_healthy_one_anything(chain, daemons, 
     fwd.wait_stats(lambda s: all(accounted(d) >= COUNT for d in s["destinations"]), timeout=15)
     cap_rc, cap_stats = cap.terminate()
     fwd_rc, fwd_stats = fwd.terminate()
+    assert all(conserved(d) for d in fwd_stats["destinations"]), fwd_stats["destinations"]
     col_counters, rly_counters = nft_counters(c, "col"), nft_counters(c, "rly")
     diag = f"{cap.output()}{fwd.output()}\n{json.dumps(fwd_stats, indent=1)}"
 

@@ -16,7 +16,7 @@ import time
 
 from decode_oracle import decode
 from peers import SEKIWAKE_BIN, PacketCapture, free_port, require_programs
-from relay_peers import (NsNfcapd, Receivers, by_name, daemons, forward_toml, sekiwake_send,  # noqa: F401
+from relay_peers import (NsNfcapd, Receivers, by_name, conserved, daemons, forward_toml, sekiwake_send,  # noqa: F401
                          seq_of, write_config)
 
 NFCAPD_SUMMARY = re.compile(r"Flows: (\d+), .*Sequence Errors: (\d+), Bad Packets: (\d+)")
@@ -46,6 +46,7 @@ def test_all_and_round_robin_groups(sekiwake, tmp_path):
         got = rx.settle(2 * n + n, timeout=15)
     fwd.wait_stats(lambda s: s["received"] >= n, timeout=10)
     fwd_rc, stats = fwd.terminate()
+    assert all(conserved(d) for d in stats["destinations"]), stats["destinations"]
     seqs = {d: [seq_of(p) for *_, p in got[d]] for d in "abcde"}
 
     assert sent.returncode == 0 and summary["sent"] == n, sent.stderr
@@ -75,6 +76,7 @@ def test_hash_group_keeps_each_exporter_on_one_member(sekiwake, tmp_path):
                                       "--exporters", exporters, "--source", "127.0.0.10")
         got = rx.settle(n, timeout=15)
     fwd_rc, stats = fwd.terminate()
+    assert all(conserved(d) for d in stats["destinations"]), stats["destinations"]
 
     assert sent.returncode == 0 and summary["sent"] == n, sent.stderr
     assert fwd_rc == 0, fwd.output()
@@ -129,6 +131,7 @@ def test_v9_templates_reach_every_member_of_load_balanced_groups(sekiwake, daemo
     flows = {name: d.flush_and_read() for name, d in nf.items()}
     wire.stop()
     fwd_rc, stats = fwd.terminate()
+    assert all(conserved(d) for d in stats["destinations"]), stats["destinations"]
 
     assert sent.returncode == 0 and summary["sent"] == n, sent.stderr
     assert fwd_rc == 0, fwd.output()
@@ -171,6 +174,7 @@ def test_one_in_ten_sampled_v9_stream_still_decodes(sekiwake, daemons, tmp_path)
     flows = {name: d.flush_and_read() for name, d in nf.items()}
     wire.stop()
     fwd_rc, stats = fwd.terminate()
+    assert all(conserved(d) for d in stats["destinations"]), stats["destinations"]
 
     assert sent.returncode == 0 and summary["sent"] == n, sent.stderr
     assert fwd_rc == 0, fwd.output()
@@ -225,6 +229,7 @@ def test_a_member_that_comes_back_gets_the_templates_again(sekiwake, daemons, tm
     time.sleep(0.5)
     late_flows, up_flows = late.flush_and_read(), up.flush_and_read()
     fwd_rc, stats = fwd.terminate()
+    assert all(conserved(d) for d in stats["destinations"]), stats["destinations"]
 
     assert fwd_rc == 0, fwd.output()
     late_stats = by_name(stats, "late")

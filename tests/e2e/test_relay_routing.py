@@ -139,7 +139,8 @@ def test_rules_route_each_datagram_where_the_table_says(routed, case):
     assert got == {d: sorted(v) for d, v in expected.items()}
     assert stats["rules_matched"] == matched, stats
     assert stats["dropped_by_rule"] == dropped, stats
-    assert stats["received"] == stats["routed"] + stats["unrouted"] + stats["dropped_by_rule"], stats
+    assert stats["received"] == (stats["routed"] + stats["unrouted"] + stats["dropped_by_rule"]
+                                 + stats["bad_envelope"]), stats
     # a datagram sent to several destinations is routed once: the union of what they got
     union = collections.Counter()
     for v in expected.values():

@@ -76,6 +76,9 @@ pub enum DecodeError {
     Malformed(#[from] wire::WireError),
     #[error("data set for template {0} that was never received (or has expired)")]
     NoTemplate(u16),
+    /// One v9/IPFIX set that could not be read; the datagram's other sets were decoded.
+    #[error("set skipped: {0}")]
+    BadSet(wire::WireError),
     #[error("{0}")]
     Snmp(#[from] wire::snmp::SnmpError),
 }
@@ -95,7 +98,7 @@ pub struct Options {
 pub struct Stats {
     pub datagrams: u64,
     pub records: u64,
-    /// Datagrams that did not decode at all.
+    /// Datagrams that could not be read at all (no header, not the kind they claim, no key for SNMPv3).
     pub malformed: u64,
     /// v9/IPFIX data sets skipped because their template is unknown (never received, or expired).
     pub sets_without_template: u64,
@@ -159,21 +162,20 @@ impl Decoder {
         }
     }
 
+    /// Counts problems: a datagram that could not be read at all is `malformed`; skipped parts of one that
+    /// could (v9/IPFIX sets, an sFlow sample after good ones) are `sets_without_template` / `sets_malformed`.
     fn count(&mut self, problems: &[DecodeError], records: u64) {
         for p in problems {
             match p {
                 DecodeError::NoTemplate(_) => self.stats.sets_without_template += 1,
+                DecodeError::BadSet(_) => self.stats.sets_malformed += 1,
                 DecodeError::Malformed(_) if records > 0 => self.stats.sets_malformed += 1,
-                DecodeError::Snmp(e) if e.is_usm() => self.stats.snmp_usm_failed += 1,
-                _ => {}
+                DecodeError::Malformed(_) => self.stats.malformed += 1,
+                DecodeError::Snmp(e) => {
+                    self.stats.malformed += 1;
+                    self.stats.snmp_usm_failed += u64::from(e.is_usm());
+                }
             }
-        }
-        if records == 0
-            && problems
-                .iter()
-                .all(|p| !matches!(p, DecodeError::NoTemplate(_)))
-        {
-            self.stats.malformed += 1;
         }
     }
 
@@ -217,7 +219,7 @@ impl Decoder {
             }) {
                 netflow::Outcome::Ok => {}
                 netflow::Outcome::NoTemplate(id) => problems.push(DecodeError::NoTemplate(id)),
-                netflow::Outcome::Bad(e) => problems.push(e.into()),
+                netflow::Outcome::Bad(e) => problems.push(DecodeError::BadSet(e)),
             };
         self.netflow
             .decode(

@@ -224,13 +224,16 @@ fn v9_scope_name(id: u16) -> Cow<'static, str> {
 
 fn flow(export: Export, r: &DataRecord<'_>) -> Flow {
     let mut common = Common::default();
-    let mut fields = Fields::default();
+    let mut fields = Fields(Vec::with_capacity(r.template.fields.len()));
     for (f, v) in r.fields() {
         let value = value_of(f, v);
         if f.enterprise == 0 {
             common.note(f.id, &value);
         }
-        fields.push(name(f), value);
+        match r.template.repeats {
+            true => fields.push(name(f), value),
+            false => fields.push_new(name(f), value),
+        }
     }
     Flow {
         export,

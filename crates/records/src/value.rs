@@ -94,6 +94,11 @@ impl Fields {
         self.0.push((name, v));
     }
 
+    /// Adds a value whose name is known not to be there yet.
+    pub fn push_new(&mut self, name: Cow<'static, str>, v: Value) {
+        self.0.push((name, v));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

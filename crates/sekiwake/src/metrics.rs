@@ -83,8 +83,8 @@ impl CaptureReport {
     }
 }
 
-/// One destination's counters. Conservation: `routed + templates_sent = sampled_out + forwarded + refused +
-/// dropped_full + failed + wrong_family + queued + dropped_at_exit`.
+/// One destination's counters. Conservation: `routed + templates_sent = wrong_kind + sampled_out + forwarded +
+/// refused + dropped_full + failed + wrong_family + queued + dropped_at_exit`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DestinationReport {
     pub name: String,
@@ -110,6 +110,8 @@ pub struct DestinationReport {
     /// opened; it is tried again every 2 s).
     #[serde(skip)]
     pub failed_while_unreachable: u64,
+    /// TCP/TLS: datagrams a rule sent here that are not syslog (not sent: these destinations carry syslog).
+    pub wrong_kind: u64,
     /// Spoofed UDP: an exporter of the other IP version than the destination's.
     pub wrong_family: u64,
     /// TCP/TLS: held now, waiting for the connection.

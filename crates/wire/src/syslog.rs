@@ -92,7 +92,7 @@ pub(crate) fn pri(p: &[u8]) -> Result<(u32, &[u8]), WireError> {
 fn token(b: &[u8]) -> (&[u8], &[u8]) {
     match b.iter().position(|&c| c == b' ') {
         Some(i) => (&b[..i], &b[i + 1..]),
-        None => (b, &[]),
+        None => (b, &b[b.len()..]),
     }
 }
 
@@ -142,7 +142,7 @@ fn structured_data(b: &[u8]) -> (&[u8], &[u8]) {
         }
         i += 1;
     }
-    (b, &[])
+    (b, &b[b.len()..])
 }
 
 /// `Mmm dd hh:mm:ss` (day space- or zero-padded), optionally with `.fff` fractions: its length, if `b` starts
@@ -183,7 +183,7 @@ fn rfc3164<'a>(mut m: Message<'a>, b: &'a [u8]) -> Message<'a> {
         return m; // no header: everything after PRI is the message
     };
     m.timestamp = std::str::from_utf8(&b[..n]).ok();
-    let rest = b.get(n + 1..).unwrap_or(&[]);
+    let rest = b.get(n + 1..).unwrap_or(&b[b.len()..]);
     let (first, after) = token(rest);
     // Without a hostname, the first token is already the tag (`app[pid]:` or `app:`).
     let (host, tagged) = if first.ends_with(b":") || first.contains(&b'[') {
@@ -215,7 +215,7 @@ fn tag(b: &[u8]) -> (Option<Tag<'_>>, &[u8]) {
     let word = &b[..colon];
     let msg = b
         .get(colon + 1..)
-        .map_or(&[][..], |r| r.strip_prefix(b" ").unwrap_or(r));
+        .map_or(&b[b.len()..], |r| r.strip_prefix(b" ").unwrap_or(r));
     match (word.iter().position(|&c| c == b'['), word.last()) {
         (Some(open), Some(b']')) => (
             Some((&word[..open], Some(&word[open + 1..word.len() - 1]))),
@@ -314,10 +314,33 @@ fn origin_in_sd(frame: &[u8], param: &str) -> Option<(usize, usize, String)> {
         return Some((at, at + sd.len(), format!("[origin {param}]")));
     }
     let at_end = at + sd.len();
-    Some(match sd.windows(8).position(|w| w == b"[origin ") {
-        Some(i) => (at + i + 8, at + i + 8, format!("{param} ")),
+    Some(match origin_element(sd) {
+        Some(i) => (at + i, at + i, format!(" {param}")),
         None => (at_end, at_end, format!("[origin {param}]")),
     })
+}
+
+/// In STRUCTURED-DATA, the offset just after the SD-ID of an `origin` element (`[origin`), if there is one;
+/// quoted values are skipped, so `"[origin"` inside a value is not taken for an element.
+fn origin_element(sd: &[u8]) -> Option<usize> {
+    let (mut in_elem, mut in_quote, mut escaped) = (false, false, false);
+    for (i, &c) in sd.iter().enumerate() {
+        match (in_elem, in_quote, escaped, c) {
+            (_, _, true, _) => escaped = false,
+            (true, _, false, b'\\') => escaped = true,
+            (true, _, false, b'"') => in_quote = !in_quote,
+            (true, false, false, b']') => in_elem = false,
+            (false, _, _, b'[') => {
+                in_elem = true;
+                let id = &sd[i + 1..];
+                if id.starts_with(b"origin ") || id.starts_with(b"origin]") {
+                    return Some(i + 7);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The most digits an octet count may have (RFC 6587 §3.4.1 frames up to 99 999 999 bytes).
@@ -584,6 +607,30 @@ mod tests {
             parse(&m).unwrap().structured_data,
             Some(r#"[origin ip="192.0.2.7"]"#)
         );
+        // header only: the tag goes at the end, where the message would be, never before <PRI>
+        assert_eq!(
+            tag(b"<13>1 2024-01-01T00:00:00Z host"),
+            "<13>1 2024-01-01T00:00:00Z host[origin ip=\"192.0.2.7\"]"
+        );
+        assert_eq!(
+            tag(b"<13>Jan  1 00:00:00 myhost"),
+            "<13>Jan  1 00:00:00 myhost[origin ip=\"192.0.2.7\"] "
+        );
+        assert_eq!(tag(b"<13>"), "<13>[origin ip=\"192.0.2.7\"] ");
+        assert_eq!(
+            tag(br#"<165>1 - h a - - [ex@1 k="[origin x"] hi"#),
+            r#"<165>1 - h a - - [ex@1 k="[origin x"][origin ip="192.0.2.7"] hi"#
+        );
+        for p in [
+            &b"<13>1 2024-01-01T00:00:00Z host"[..],
+            b"<13>Jan  1 00:00:00 myhost",
+            b"<13>",
+        ] {
+            assert!(
+                tag(p).starts_with(std::str::from_utf8(&p[..4]).unwrap()),
+                "{p:?}"
+            );
+        }
         assert_eq!(with_origin(b"not syslog", ip), None);
         assert_eq!(
             with_origin(b"<13>a\n<14>b", ip),

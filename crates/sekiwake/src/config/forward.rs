@@ -522,6 +522,15 @@ impl ForwardConfig {
                 ));
             }
             let stream = matches!(d.url.scheme, Scheme::Tcp { .. } | Scheme::Tls);
+            if stream
+                && d.kinds
+                    .iter()
+                    .any(|k| *k != KindSelector::One(Kind::Syslog))
+            {
+                let m =
+                    "tcp:// and tls:// destinations carry syslog only: kinds = [\"syslog\"]".into();
+                return Err(problem(key("kinds"), "kinds", m));
+            }
             if matches!(d.url.scheme, Scheme::Udp { spoof: true, .. }) && d.tag {
                 let m = "a spoofed destination sees the original sender already: drop `tag`".into();
                 return Err(problem(key("tag"), "tag", m));

@@ -702,4 +702,12 @@ mod tests {
         let elsewhere = text.replace("15514?spoof", "15515?spoof");
         assert!(Config::parse("x.toml", &elsewhere).is_ok());
     }
+
+    #[test]
+    fn stream_destinations_take_syslog_only() {
+        let text = "[[forward.destination]]\nurl = \"tcp://127.0.0.1:6514\"\nkinds = [\"netflow\"]\n";
+        let e = Config::parse("x.toml", text).unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:3: key `forward.destination[0].kinds`: tcp:// and tls://"), "{e}");
+        assert!(Config::parse("x.toml", &text.replace("netflow", "syslog")).is_ok());
+    }
 }

@@ -77,7 +77,12 @@ impl TemplateCache {
     /// The live template `id` of `scope`; an expired one is dropped and counted.
     pub fn get(&mut self, scope: Scope, id: u16, now: u64) -> Option<&Template> {
         let key = (scope, id);
-        let stale = self.entries.get(&key)?.seen + self.limits.expiry_secs < now;
+        let stale = self
+            .entries
+            .get(&key)?
+            .seen
+            .saturating_add(self.limits.expiry_secs)
+            < now;
         if stale {
             self.entries.remove(&key);
             self.stats.expired += 1;
@@ -156,6 +161,7 @@ mod tests {
                 enterprise: 0,
                 len,
             }],
+            repeats: false,
         }
     }
 

@@ -53,7 +53,7 @@ impl Seen {
     fn rate(&self) -> Option<u32> {
         let r = match (self.interval, self.packet_interval, self.packet_space) {
             (Some(n), _, _) => n,
-            (None, Some(i), Some(s)) if i > 0 => (i + s) / i,
+            (None, Some(i), Some(s)) if i > 0 => i.checked_add(s)? / i,
             _ => return None,
         };
         (r > 0).then(|| r.min(u64::from(u32::MAX)) as u32)
@@ -87,6 +87,14 @@ impl Sampling {
     }
 
     pub fn rate(&self, scope: Scope, rec: &DataRecord<'_>) -> Option<u32> {
+        let names_sampling = rec
+            .template
+            .fields
+            .iter()
+            .any(|f| f.enterprise == 0 && matches!(f.id, 34 | 50 | 305 | 306 | 48 | 302));
+        if !names_sampling {
+            return self.scopes.get(&scope).and_then(|r| r.domain);
+        }
         let seen = Seen::of(rec, scope.protocol);
         if let Some(rate) = seen.rate() {
             return Some(rate);

@@ -36,6 +36,17 @@ fn template_sets(p: &[u8]) -> Result<(Protocol, Vec<&[u8]>), WireError> {
     Ok((h.protocol, found))
 }
 
+/// The header of `p` and what its template sets announce (definitions and withdrawals), in order.
+pub fn announcements(p: &[u8]) -> Result<(super::Header, Vec<template::Announcement>), WireError> {
+    let (protocol, sets) = template_sets(p)?;
+    let mut out = Vec::new();
+    for s in sets {
+        let options = matches!(be16(s, 0), Ok(1 | 3));
+        template::parse_set(protocol, options, &s[SET_HEADER..], &mut |a| out.push(a))?;
+    }
+    Ok((header(p)?.0, out))
+}
+
 /// Whether `p` carries any template or options template.
 pub fn has_templates(p: &[u8]) -> bool {
     template_sets(p).is_ok_and(|(_, sets)| !sets.is_empty())
@@ -60,6 +71,45 @@ pub fn template_only(p: &[u8]) -> Option<Vec<u8>> {
     }
     let patched = match protocol {
         Protocol::V9 => records,
+        Protocol::Ipfix => u16::try_from(out.len()).ok()?,
+    };
+    out[2..4].copy_from_slice(&patched.to_be_bytes());
+    Some(out)
+}
+
+/// A datagram carrying `templates`, with the header of an earlier datagram of the same exporter and domain
+/// (`header`: its first 20 bytes for v9, 16 for IPFIX; count or length patched): what a relay sends to a
+/// collector that missed them.
+pub fn templates_datagram(
+    protocol: Protocol,
+    header: &[u8],
+    templates: &[&template::Template],
+) -> Option<Vec<u8>> {
+    let head = match protocol {
+        Protocol::V9 => 20,
+        Protocol::Ipfix => 16,
+    };
+    let mut out = header.get(..head)?.to_vec();
+    let ids = match protocol {
+        Protocol::V9 => [0u16, 1],
+        Protocol::Ipfix => [2, 3],
+    };
+    for (options, id) in [(false, ids[0]), (true, ids[1])] {
+        let chosen: Vec<_> = templates.iter().filter(|t| t.options == options).collect();
+        if chosen.is_empty() {
+            continue;
+        }
+        let at = out.len();
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        chosen
+            .iter()
+            .for_each(|t| template::encode(protocol, t, &mut out));
+        let len = u16::try_from(out.len() - at).ok()?;
+        out[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    let patched = match protocol {
+        Protocol::V9 => u16::try_from(templates.len()).ok()?,
         Protocol::Ipfix => u16::try_from(out.len()).ok()?,
     };
     out[2..4].copy_from_slice(&patched.to_be_bytes());
@@ -131,5 +181,55 @@ mod tests {
             let _ = template_only(&p[..n]);
         }
         assert_eq!(template_only(&[0, 5, 0, 0]), None);
+    }
+
+    #[test]
+    fn templates_datagram_round_trips_through_a_session() {
+        use crate::netflow::template::{FieldSpec, Template};
+        let data = Template {
+            id: 256,
+            options: false,
+            scope_fields: 0,
+            fields: vec![FieldSpec {
+                id: 8,
+                enterprise: 0,
+                len: 4,
+            }],
+            repeats: false,
+        };
+        let options = Template {
+            id: 257,
+            options: true,
+            scope_fields: 1,
+            fields: vec![
+                FieldSpec {
+                    id: 1,
+                    enterprise: 0,
+                    len: 4,
+                },
+                FieldSpec {
+                    id: 34,
+                    enterprise: 0,
+                    len: 4,
+                },
+            ],
+            repeats: false,
+        };
+        let header = v9_with_template_and_data();
+        let d = templates_datagram(Protocol::V9, &header, &[&data, &options]).unwrap();
+        assert_eq!(u16::from_be_bytes([d[2], d[3]]), 2);
+        let mut s = Session::default();
+        let mut ids = Vec::new();
+        s.decode("192.0.2.1".parse().unwrap(), 0, &d, &mut |e| {
+            if let Event::Template(t) = e {
+                ids.push((t.id, t.options))
+            }
+        })
+        .unwrap();
+        assert_eq!(ids, vec![(256, false), (257, true)]);
+        assert_eq!(
+            templates_datagram(Protocol::V9, &header[..10], &[&data]),
+            None
+        );
     }
 }

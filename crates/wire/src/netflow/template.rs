@@ -25,6 +25,8 @@ pub struct Template {
     pub options: bool,
     pub scope_fields: u16,
     pub fields: Vec<FieldSpec>,
+    /// Some element appears more than once (so names of its values repeat).
+    pub repeats: bool,
 }
 
 /// What one template record said.
@@ -256,12 +258,52 @@ fn ipfix_field(b: &[u8], at: usize) -> Result<(FieldSpec, usize), WireError> {
 }
 
 fn define(id: u16, options: bool, scope_fields: u16, fields: Vec<FieldSpec>) -> Announcement {
+    let repeats = fields.iter().enumerate().any(|(i, f)| {
+        fields[..i]
+            .iter()
+            .any(|g| (g.id, g.enterprise) == (f.id, f.enterprise))
+    });
     Announcement::Define(Template {
         id,
         options,
         scope_fields,
         fields,
+        repeats,
     })
+}
+
+/// Writes `t` as a template record of its set (the reverse of [`parse_set`]): v9 (options) template
+/// records, or IPFIX (options) template records with enterprise numbers. v9 options records are padded to
+/// 4 bytes.
+pub fn encode(protocol: Protocol, t: &Template, out: &mut Vec<u8>) {
+    let put = |o: &mut Vec<u8>, v: u16| o.extend_from_slice(&v.to_be_bytes());
+    let start = out.len();
+    put(out, t.id);
+    let count = t.fields.len() as u16;
+    match (protocol, t.options) {
+        (Protocol::V9, false) => put(out, count),
+        (Protocol::V9, true) => {
+            put(out, t.scope_fields * 4);
+            put(out, (count - t.scope_fields.min(count)) * 4);
+        }
+        (Protocol::Ipfix, options) => {
+            put(out, count);
+            if options {
+                put(out, t.scope_fields);
+            }
+        }
+    }
+    for f in &t.fields {
+        let ent = protocol == Protocol::Ipfix && f.enterprise != 0;
+        put(out, if ent { f.id | 0x8000 } else { f.id });
+        put(out, f.len);
+        if ent {
+            out.extend_from_slice(&f.enterprise.to_be_bytes());
+        }
+    }
+    if protocol == Protocol::V9 && t.options {
+        out.resize(start + (out.len() - start).next_multiple_of(4), 0);
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +330,13 @@ mod tests {
         let Announcement::Define(t) = &v[0] else {
             panic!()
         };
+        assert!(!t.repeats);
+        let Announcement::Define(again) =
+            &collect(Protocol::V9, false, &[1, 0, 0, 2, 0, 8, 0, 4, 0, 8, 0, 4]).unwrap()[0]
+        else {
+            panic!()
+        };
+        assert!(again.repeats, "sourceIPv4Address twice");
         assert_eq!((t.id, t.fields.len(), t.fixed_len()), (256, 2, Some(8)));
     }
 
@@ -346,5 +395,48 @@ mod tests {
         assert!(collect(Protocol::Ipfix, true, &[1, 0, 0, 2, 0, 3, 0, 8, 0, 4]).is_err()); // scope > count
         assert!(collect(Protocol::Ipfix, false, &[1, 0, 0, 1, 0x80, 8, 0, 4, 0]).is_err());
         // cut pen
+    }
+
+    #[test]
+    fn encode_is_the_reverse_of_parse() {
+        let fields = vec![
+            FieldSpec {
+                id: 8,
+                enterprise: 0,
+                len: 4,
+            },
+            FieldSpec {
+                id: 7,
+                enterprise: 2879,
+                len: VARLEN,
+            },
+            FieldSpec {
+                id: 34,
+                enterprise: 0,
+                len: 4,
+            },
+        ];
+        for protocol in [Protocol::V9, Protocol::Ipfix] {
+            for (options, scope) in [(false, 0), (true, 1)] {
+                let mut t = Template {
+                    id: 300,
+                    options,
+                    scope_fields: scope,
+                    fields: fields.clone(),
+                    repeats: false,
+                };
+                if protocol == Protocol::V9 {
+                    t.fields[1].enterprise = 0; // v9 has no enterprise numbers
+                }
+                let mut b = Vec::new();
+                encode(protocol, &t, &mut b);
+                let got = collect(protocol, options, &b).unwrap();
+                assert_eq!(
+                    got,
+                    vec![Announcement::Define(t.clone())],
+                    "{protocol:?} options={options}"
+                );
+            }
+        }
     }
 }

@@ -252,3 +252,25 @@ fn truncation_at_every_length_never_panics() {
         let _ = run(&mut s, 1, &q[..n.min(q.len())]);
     }
 }
+
+#[test]
+fn huge_sampling_values_and_expiry_do_not_overflow() {
+    // Options template 300: samplingPacketInterval(305) 8 bytes, samplingPacketSpace(306) 8 bytes.
+    let mut s = Session::new(Limits {
+        max_templates: 16,
+        expiry_secs: u64::MAX,
+    });
+    let mut ot = Vec::new();
+    for v in [300, 2, 1, 305, 8, 306, 8] {
+        put16(&mut ot, v);
+    }
+    let od = [[0xff; 8], [0xff; 8]].concat();
+    let p = ipfix(1, &[set(3, &ot), set(300, &od), set(2, &flow_template())]);
+    run(&mut s, u64::MAX - 1, &p).0.unwrap();
+    let (_, seen) = run(
+        &mut s,
+        u64::MAX,
+        &ipfix(1, &[set(256, &flow([10, 0, 0, 1], 1))]),
+    );
+    assert!(matches!(seen[0], Seen::Flow(_, None)), "{seen:?}");
+}

@@ -176,6 +176,11 @@ impl Dest {
         self.pending.push((src, Item::Owned(t)));
     }
 
+    /// A TCP/TLS destination carries syslog only.
+    pub fn takes(&self, kind: Option<wire::kind::Kind>) -> bool {
+        !matches!(self.sink, Sink::Stream(_)) || kind == Some(wire::kind::Kind::Syslog)
+    }
+
     /// 1-in-N: whether this datagram is one to send.
     pub fn keep(&mut self) -> bool {
         let keep = self.seen.is_multiple_of(u64::from(self.sample));
@@ -263,6 +268,16 @@ impl Dest {
             }
         }
         r
+    }
+
+    /// Stops a stream sink's thread after it delivered what it holds (or `STREAM_DRAIN` passed); several
+    /// destinations close side by side.
+    pub fn close_all(dests: Vec<Dest>) -> Vec<DestinationReport> {
+        let handles: Vec<_> = dests
+            .into_iter()
+            .map(|d| std::thread::spawn(move || d.close()))
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
     }
 
     /// Stops a stream sink's thread after it delivered what it holds (or `STREAM_DRAIN` passed).

@@ -120,6 +120,8 @@ struct Forwarder {
     source_port: u16,
     prefixes: Vec<String>,
     groups: Vec<GroupState>,
+    /// The groups' names, to carry a group's state across a reload.
+    group_names: Vec<String>,
     router: Router,
     gaps: Gaps,
     latency: crate::histogram::Histogram,
@@ -199,6 +201,10 @@ impl Forwarder {
         for d in who.full {
             let dest = &mut self.dests[d];
             dest.report.routed += 1;
+            if !dest.takes(e.kind()) {
+                dest.report.wrong_kind += 1;
+                continue;
+            }
             if dest.keep() {
                 let rewritten = match dest.rewrite.any() {
                     true => dest.rewrite.apply(e.kind(), e.src(), e.payload()),
@@ -215,8 +221,9 @@ impl Forwarder {
             }
         }
         for d in who.templates_only {
-            if let Some(t) = template_only() {
-                self.dests[d].push_templates(src, t.clone());
+            let dest = &mut self.dests[d];
+            if let (true, Some(t)) = (dest.takes(e.kind()), template_only()) {
+                dest.push_templates(src, t.clone());
             }
         }
     }
@@ -261,6 +268,9 @@ impl Forwarder {
 
     /// A group member that came back gets its group's templates at once.
     fn replay_templates(&mut self) {
+        if self.groups.is_empty() {
+            return;
+        }
         let up: Vec<bool> = self.dests.iter().map(Dest::up).collect();
         let mut replays = Vec::new();
         for g in &mut self.groups {
@@ -268,6 +278,9 @@ impl Forwarder {
         }
         for (d, templates) in replays {
             let dest = &mut self.dests[d];
+            if !dest.takes(Some(Kind::NetflowV9)) {
+                continue;
+            }
             for (src, t) in templates {
                 dest.push_templates(src, t);
             }
@@ -327,24 +340,52 @@ impl Forwarder {
                 false => Dest::open(d, f.source_port).map(Some),
             })
             .collect::<Result<Vec<_>>>()?;
+        // Which old destination each kept one is, checked before anything changes.
+        let mut taken = vec![false; self.configs.len()];
+        let mut from_old = Vec::with_capacity(f.destination.len());
+        for (k, d) in f.destination.iter().enumerate() {
+            let j = match fresh[k].is_none() {
+                true => self
+                    .configs
+                    .iter()
+                    .position(|c| c == d)
+                    .filter(|&j| !taken[j]),
+                false => None,
+            };
+            match (fresh[k].is_some(), j) {
+                (true, _) => from_old.push(None),
+                (false, Some(j)) => {
+                    taken[j] = true;
+                    from_old.push(Some(j));
+                }
+                (false, None) => bail!("destination {} appears twice", d.name()),
+            }
+        }
+        let prefixes = prefixes(f);
+        sub.resubscribe(&self.prefixes, &prefixes)?;
+        if prefixes != self.prefixes {
+            self.gaps.next.clear(); // streams that were not subscribed a moment ago would look like gaps
+        }
+        // Nothing below can fail: the new configuration takes over as a whole.
         let mut old: Vec<Option<Dest>> = std::mem::take(&mut self.dests)
             .into_iter()
             .map(Some)
             .collect();
-        for (k, d) in f.destination.iter().enumerate() {
-            let kept = match fresh[k].is_none() {
-                true => self.configs.iter().position(|c| c == d),
-                false => None,
-            }
-            .and_then(|j| old[j].take());
-            match fresh[k].take().or(kept) {
-                Some(dest) => self.dests.push(dest),
-                None => bail!("destination {} appears twice", d.name()),
-            }
+        for (k, j) in from_old.into_iter().enumerate() {
+            let dest = match j {
+                Some(j) => old[j].take(),
+                None => fresh[k].take(),
+            };
+            self.dests.extend(dest);
         }
         close_in_background(old.into_iter().flatten().collect());
-        let prefixes = prefixes(f);
-        sub.resubscribe(&self.prefixes, &prefixes)?;
+        let mut groups = groups;
+        for (g, new) in f.group.iter().zip(groups.iter_mut()) {
+            if let Some(i) = self.group_names.iter().position(|n| *n == g.name) {
+                new.adopt(std::mem::replace(&mut self.groups[i], GroupState::empty()));
+            }
+        }
+        self.group_names = f.group.iter().map(|g| g.name.clone()).collect();
         (self.router, self.groups, self.prefixes) = (router, groups, prefixes);
         self.configs = f.destination.clone();
         self.source_port = f.source_port;
@@ -355,7 +396,7 @@ impl Forwarder {
     /// Final counters, after stream destinations delivered what they hold (or gave up).
     fn close(mut self) -> ForwardReport {
         let mut report = self.snapshot();
-        report.destinations = self.dests.into_iter().map(Dest::close).collect();
+        report.destinations = Dest::close_all(self.dests);
         report
     }
 }
@@ -393,6 +434,7 @@ pub fn run(
         .context("forward.rule")?;
     let mut fwd = Forwarder {
         groups: open_groups(&cfg.forward)?,
+        group_names: cfg.forward.group.iter().map(|g| g.name.clone()).collect(),
         dests,
         configs: cfg.forward.destination.clone(),
         source_port: cfg.forward.source_port,
