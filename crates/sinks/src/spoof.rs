@@ -364,7 +364,7 @@ impl Builder {
             dst_port: self.dest.port(),
         };
         let id = self.take_id();
-        match (canonical(src.ip()), self.dest.ip()) {
+        match (src.ip().to_canonical(), self.dest.ip()) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let seg = Segment::new(ends, pseudo_sum(&s.octets(), &d.octets()), payload)?;
                 emit_v4(
@@ -396,14 +396,6 @@ impl Builder {
             self.next_id = self.next_id.wrapping_add(1);
         }
         self.next_id
-    }
-}
-
-/// An IPv4-mapped IPv6 source (`::ffff:a.b.c.d`) is the IPv4 exporter it stands for.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 

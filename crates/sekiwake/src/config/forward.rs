@@ -158,18 +158,11 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn contains(&self, a: IpAddr) -> bool {
-        match (self.addr, canonical(a)) {
+        match (self.addr, a.to_canonical()) {
             (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), self.len),
             (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), self.len),
             _ => false,
         }
-    }
-}
-
-fn canonical(a: IpAddr) -> IpAddr {
-    match a {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
-        v4 => v4,
     }
 }
 

@@ -705,9 +705,13 @@ mod tests {
 
     #[test]
     fn stream_destinations_take_syslog_only() {
-        let text = "[[forward.destination]]\nurl = \"tcp://127.0.0.1:6514\"\nkinds = [\"netflow\"]\n";
+        let text =
+            "[[forward.destination]]\nurl = \"tcp://127.0.0.1:6514\"\nkinds = [\"netflow\"]\n";
         let e = Config::parse("x.toml", text).unwrap_err().to_string();
-        assert!(e.starts_with("x.toml:3: key `forward.destination[0].kinds`: tcp:// and tls://"), "{e}");
+        assert!(
+            e.starts_with("x.toml:3: key `forward.destination[0].kinds`: tcp:// and tls://"),
+            "{e}"
+        );
         assert!(Config::parse("x.toml", &text.replace("netflow", "syslog")).is_ok());
     }
 }

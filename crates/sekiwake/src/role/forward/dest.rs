@@ -81,9 +81,9 @@ impl Rewrite {
     ) -> Option<Vec<u8>> {
         use wire::kind::Kind;
         use wire::snmp::rewrite;
-        let v4 = match exporter {
+        let v4 = match exporter.to_canonical() {
             std::net::IpAddr::V4(a) => Some(a),
-            std::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
+            std::net::IpAddr::V6(_) => None,
         };
         match kind {
             Some(Kind::Syslog) if self.tag => wire::syslog::with_origin(p, exporter),
