@@ -47,11 +47,6 @@ pub fn announcements(p: &[u8]) -> Result<(super::Header, Vec<template::Announcem
     Ok((header(p)?.0, out))
 }
 
-/// Whether `p` carries any template or options template.
-pub fn has_templates(p: &[u8]) -> bool {
-    template_sets(p).is_ok_and(|(_, sets)| !sets.is_empty())
-}
-
 /// A datagram holding only the template and options-template sets of `p`, with the header adjusted (v9
 /// record count, IPFIX length); `None` when `p` has none or cannot be read.
 pub fn template_only(p: &[u8]) -> Option<Vec<u8>> {
@@ -141,7 +136,7 @@ mod tests {
     #[test]
     fn v9_template_only_keeps_the_header_and_counts_templates() {
         let p = v9_with_template_and_data();
-        assert!(has_templates(&p));
+        assert!(template_only(&p).is_some());
         let t = template_only(&p).unwrap();
         assert_eq!(t.len(), 32);
         assert_eq!(&t[..2], &[0, 9]);
@@ -170,7 +165,6 @@ mod tests {
         data_only.extend_from_slice(&p[28..]);
         let len = data_only.len() as u16;
         data_only[2..4].copy_from_slice(&len.to_be_bytes());
-        assert!(!has_templates(&data_only));
         assert_eq!(template_only(&data_only), None);
     }
 
