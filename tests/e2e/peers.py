@@ -305,6 +305,22 @@ ruleset(name="ready") {{ action(type="omfile" file="{self.ready_log}" template="
 
 # --------------------------------------------------------------------------------------------- snmptrapd
 
+def snmptrapd_setup(workdir):
+    """snmptrapd's config in workdir (one line per trap: format1 V1 / format2 V2; the shared v3 user) and the
+    environment it runs with (private persistent dir, no MIBs): (config path, env)."""
+    conf = workdir / "snmptrapd.conf"
+    auth, authpass = SNMP_AUTH
+    priv, privpass = SNMP_PRIV
+    conf.write_text(
+        "disableAuthorization yes\n"
+        "format1 V1 from=%b agent=%A ent=%N gen=%w spec=%q vars=%V~%v\\n\n"
+        "format2 V2 from=%b vars=%V~%v\\n\n"
+        f"createUser -e {SNMP_ENGINE_ID} {SNMP_USER} {auth} {authpass} {priv} {privpass}\n")
+    persist = workdir / "persist"
+    persist.mkdir(exist_ok=True)
+    return conf, {"SNMP_PERSISTENT_DIR": str(persist), "MIBS": "", "MIBDIRS": "/nonexistent"}
+
+
 class Snmptrapd(Daemon):
     """snmptrapd on udp+tcp 127.0.0.1:port; one line per trap in traps.log (format1 V1 / format2 V2)."""
 
@@ -313,17 +329,7 @@ class Snmptrapd(Daemon):
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port("udp")
         self.log = self.dir / "traps.log"
-        self.conf = self.dir / "snmptrapd.conf"
-        auth, authpass = SNMP_AUTH
-        priv, privpass = SNMP_PRIV
-        self.conf.write_text(
-            "disableAuthorization yes\n"
-            "format1 V1 from=%b agent=%A ent=%N gen=%w spec=%q vars=%V~%v\\n\n"
-            "format2 V2 from=%b vars=%V~%v\\n\n"
-            f"createUser -e {SNMP_ENGINE_ID} {SNMP_USER} {auth} {authpass} {priv} {privpass}\n")
-        persist = self.dir / "persist"
-        persist.mkdir(exist_ok=True)
-        env = {"SNMP_PERSISTENT_DIR": str(persist), "MIBS": "", "MIBDIRS": "/nonexistent"}
+        self.conf, env = snmptrapd_setup(self.dir)
         super().__init__("snmptrapd",
                          ["snmptrapd", "-f", "-n", "-C", "-c", self.conf, "-Lf", self.log,
                           "-p", self.dir / "snmptrapd.pid", "-On",

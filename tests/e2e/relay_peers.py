@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from peers import (PY, SEKIWAKE_BIN, SNMP_AUTH, SNMP_ENGINE_ID, SNMP_PRIV, SNMP_USER, Daemon, free_port,
-                   nfdump_flows, require_programs, require_root, send_udp, udp_bound, udp_rx_queued,
-                   unique_name, wait_until)
+                   nfdump_flows, require_programs, require_root, send_udp, snmptrapd_setup, udp_bound,
+                   udp_rx_queued, unique_name, wait_until)
 
 SEQ = re.compile(rb"seq=(\d+)")
 
@@ -226,17 +226,7 @@ class NsSnmptrapd(Daemon):
         self.netns = netns
         self.listens = list(listens)
         self.log = self.dir / "traps.log"
-        self.conf = self.dir / "snmptrapd.conf"
-        auth, authpass = SNMP_AUTH
-        priv, privpass = SNMP_PRIV
-        self.conf.write_text(
-            "disableAuthorization yes\n"
-            "format1 V1 from=%b agent=%A ent=%N gen=%w spec=%q vars=%V~%v\\n\n"
-            "format2 V2 from=%b vars=%V~%v\\n\n"
-            f"createUser -e {SNMP_ENGINE_ID} {SNMP_USER} {auth} {authpass} {priv} {privpass}\n")
-        persist = self.dir / "persist"
-        persist.mkdir(exist_ok=True)
-        env = {"SNMP_PERSISTENT_DIR": str(persist), "MIBS": "", "MIBDIRS": "/nonexistent"}
+        self.conf, env = snmptrapd_setup(self.dir)
         spec = ",".join(f"udp6:[{h}]:{p}" if ":" in h else f"udp:{h}:{p}" for h, p in self.listens)
         argv = in_netns(netns, ["snmptrapd", "-f", "-n", "-C", "-c", self.conf, "-Lf", self.log,
                                 "-p", self.dir / "snmptrapd.pid", "-On", spec])

@@ -32,6 +32,7 @@ import pytest
 from peers import (SEKIWAKE_BIN, Daemon, PacketCapture, RsyslogStream, free_port, make_test_pki,
                    parse_raw_records, proc_cpu_seconds, require_programs, require_rsyslog_tls, send_udp,
                    udp_bound, unique_name)
+from relay_peers import by_name
 
 SEQ = re.compile(rb"seq=(\d+)")
 
@@ -61,11 +62,6 @@ def forward_config(path, destinations):
     return path
 
 
-def by_name(stats, name):
-    for d in stats["destinations"]:
-        if d["name"] == name:
-            return d
-    raise AssertionError(f"no destination {name} in {stats}")
 
 
 def pipeline(sekiwake, tmp_path, destinations, *capture_extra):
