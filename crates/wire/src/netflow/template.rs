@@ -168,6 +168,12 @@ fn check_count(count: usize, at: usize) -> Result<(), WireError> {
 fn v9_template(b: &[u8], at: usize) -> Result<(Announcement, usize), WireError> {
     let id = template_id(b, at)?;
     let count = usize::from(be16(b, at + 2)?);
+    if count == 0 {
+        return Err(WireError::new(
+            "netflow v9: template without fields",
+            at + 2,
+        ));
+    }
     check_count(count, at + 2)?;
     let fields = v9_fields(b, at + 4, count)?;
     Ok((define(id, false, 0, fields), 4 + count * 4))
@@ -179,6 +185,12 @@ fn v9_options(b: &[u8], at: usize) -> Result<(Announcement, usize), WireError> {
     if scope_len % 4 != 0 || option_len % 4 != 0 {
         return Err(WireError::new(
             "netflow v9: options lengths not multiples of 4",
+            at + 2,
+        ));
+    }
+    if scope_len == 0 {
+        return Err(WireError::new(
+            "netflow v9: options template without scope",
             at + 2,
         ));
     }
@@ -438,5 +450,11 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn v9_templates_need_fields_and_options_a_scope() {
+        assert!(collect(Protocol::V9, false, &[1, 0, 0, 0]).is_err());
+        assert!(collect(Protocol::V9, true, &[1, 0, 0, 0, 0, 4, 0, 34, 0, 4]).is_err());
     }
 }

@@ -1,0 +1,74 @@
+//! What forward rewrites from network input: the syslog origin tag, SNMP snmpTrapAddress.0 and v1-to-v2c,
+//! and v9/IPFIX template extraction and replay. Each returns a well-formed result or `None`, never panics:
+//! a tagged syslog message still parses with the same PRI, a rewritten SNMP message still decodes, and the
+//! template-only and replay datagrams decode to exactly the templates they were cut from.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use libfuzzer_sys::fuzz_target;
+use wire::netflow::split::{announcements, template_only, templates_datagram};
+use wire::netflow::template::Announcement;
+use wire::snmp::{parse, rewrite, Usm};
+
+fuzz_target!(|data: &[u8]| {
+    syslog(data);
+    snmp(data);
+    netflow(data);
+});
+
+fn syslog(data: &[u8]) {
+    let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+    if let Some(tagged) = wire::syslog::with_origin(data, ip) {
+        assert!(tagged.len() > data.len());
+        let (before, after) = (wire::syslog::parse(data), wire::syslog::parse(&tagged));
+        let (Ok(b), Ok(a)) = (before, after) else { panic!("tagging broke a message") };
+        assert_eq!((b.facility, b.severity, b.format), (a.facility, a.severity, a.format));
+    }
+}
+
+fn snmp(data: &[u8]) {
+    for out in [rewrite::with_trap_address(data, Ipv4Addr::new(192, 0, 2, 7)), rewrite::v1_to_v2c(data)]
+        .into_iter()
+        .flatten()
+    {
+        let m = parse(&out, &mut Usm::default()).expect("a rewritten message decodes");
+        assert!(m.pdu.kind.is_notification());
+    }
+}
+
+fn netflow(data: &[u8]) {
+    // Template sets are copied as they are: only when all of them read does the copy have to read back.
+    let Ok((_, original)) = announcements(data) else { return };
+    let Some(t) = template_only(data) else {
+        assert!(original.is_empty());
+        return;
+    };
+    let (h, announced) = announcements(&t).expect("the template-only datagram reads back");
+    assert_eq!(announced, original);
+    let defined: Vec<_> = announced
+        .iter()
+        .filter_map(|a| match a {
+            Announcement::Define(t) => Some(t),
+            Announcement::Withdraw(_) => None,
+        })
+        .collect();
+    let fields: usize = defined.iter().map(|t| t.fields.len()).sum();
+    if defined.is_empty() || defined.len() > 16 || fields > 4000 {
+        return; // a replay datagram holds at most 16 templates, and must stay below 64 KiB
+    }
+    let replay = templates_datagram(h.protocol, &t, &defined).expect("templates fit one datagram");
+    let (_, again) = announcements(&replay).expect("the replay reads back");
+    // the replay puts data templates first, then options templates, each in their original order
+    let key = |t: &&wire::netflow::template::Template| (t.id, t.options, t.scope_fields, t.fields.clone());
+    let mut want: Vec<_> = defined.iter().filter(|t| !t.options).map(key).collect();
+    want.extend(defined.iter().filter(|t| t.options).map(key));
+    let got: Vec<_> = again
+        .iter()
+        .filter_map(|a| match a {
+            Announcement::Define(t) => Some((t.id, t.options, t.scope_fields, t.fields.clone())),
+            Announcement::Withdraw(_) => None,
+        })
+        .collect();
+    assert_eq!(got, want);
+}
