@@ -17,20 +17,10 @@ use wire::netflow::cache::Limits;
 use wire::netflow::template::{MAX_FIELDS, VARLEN};
 use wire::netflow::{ie, uint, v5, DataRecord, Event, Protocol, Session};
 
-const MARK: &[u8] = b"\xffNXT";
+#[path = "pieces.rs"]
+mod pieces;
+use pieces::pieces;
 
-/// Splits `data` on `MARK`, skipping empty pieces.
-fn pieces(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some(i) = rest.windows(MARK.len()).position(|w| w == MARK) {
-        out.push(&rest[..i]);
-        rest = &rest[i + MARK.len()..];
-    }
-    out.push(rest);
-    out.retain(|p| !p.is_empty());
-    out
-}
 
 /// `inner` is a sub-slice of `outer`.
 fn within(outer: &[u8], inner: &[u8]) -> bool {

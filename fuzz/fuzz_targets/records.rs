@@ -18,20 +18,11 @@ use wire::kind::Kind;
 use wire::netflow::cache::Limits;
 use wire::snmp::{AuthProtocol, PrivProtocol, UsmUser};
 
-const MARK: &[u8] = b"\xffNXT";
+#[path = "pieces.rs"]
+mod pieces;
+use pieces::pieces;
 const T0: u64 = 1_764_000_000_000_000_000;
 
-fn pieces(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some(i) = rest.windows(MARK.len()).position(|w| w == MARK) {
-        out.push(&rest[..i]);
-        rest = &rest[i + MARK.len()..];
-    }
-    out.push(rest);
-    out.retain(|p| !p.is_empty());
-    out
-}
 
 fn options(templates: bool, snmp_users: Vec<UsmUser>) -> Options {
     Options {
