@@ -6,7 +6,7 @@ use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use gen::{Exporter, GenKind, Settings};
+use traffic::{Exporter, GenKind, Settings};
 
 /// Must match the targets' datagram separator.
 const MARK: &[u8] = b"\xffNXT";
@@ -196,7 +196,7 @@ fn netflow_seeds(out: &Out, s: &Settings) {
 }
 
 fn syslog_seeds(out: &Out) {
-    use gen::syslog::Format;
+    use traffic::syslog::Format;
     for (name, f) in [
         ("rfc3164", Format::Rfc3164),
         ("rfc5424", Format::Rfc5424),

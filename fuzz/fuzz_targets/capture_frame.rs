@@ -2,7 +2,7 @@
 //! The first byte picks the link type; the rest is a sequence of frames, each prefixed by a 2-byte length.
 #![no_main]
 
-use capture::{Decoder, DefragConfig, LoopGuard};
+use capture::{FrameParser, DefragConfig, LoopGuard};
 use libfuzzer_sys::fuzz_target;
 use wire::classify::Classifier;
 use wire::link::LinkType;
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         max_datagrams: 16,
         timeout_ns: 1_000,
     };
-    let mut d = Decoder::new(
+    let mut d = FrameParser::new(
         Classifier::default(),
         cfg,
         LoopGuard::new(vec![51400], vec!["192.0.2.1".parse().unwrap()]),

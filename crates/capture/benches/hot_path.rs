@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::net::IpAddr;
 
-use capture::{Decoder, DefragConfig, LoopGuard};
+use capture::{DefragConfig, FrameParser, LoopGuard};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use envelope::{Envelope, Header};
 use wire::classify::Classifier;
@@ -53,7 +53,7 @@ fn classification(c: &mut Criterion) {
 }
 
 fn decode_frame(c: &mut Criterion) {
-    let mut d = Decoder::new(
+    let mut d = FrameParser::new(
         Classifier::default(),
         DefragConfig::default(),
         LoopGuard::default(),

@@ -1,41 +1,44 @@
 //! Where datagrams come from: libpcap live capture, pcap files, or a plain UDP listener; then defragment and
 //! classify them. This is the only crate that links libpcap.
+//!
+//! Every descriptor handed to poll(2) or to `udpio` is borrowed from its owner, so no `unsafe` is needed here.
+#![forbid(unsafe_code)]
 
-pub mod decode;
 pub mod defrag;
 mod file;
 pub mod filter;
+pub mod frames;
 pub mod guard;
 mod listener;
 mod live;
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use decode::{Captured, DecodeStats, Decoder};
 pub use defrag::DefragConfig;
 pub use file::FileSource;
+pub use frames::{Captured, FrameParser, FrameStats};
 pub use guard::LoopGuard;
 pub use listener::Listener;
 pub use live::{LiveInterface, LiveOptions};
 use wire::link::LinkType;
 
-/// A source could not be opened or read.
+/// A source could not be opened or read. A variant with a `source` names what failed and leaves the cause to
+/// the error chain (`{:#}` prints it once); putting it in the message too would print libpcap's text twice.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("interface {iface}: {source}")]
+    #[error("interface {iface}")]
     Interface { iface: String, source: pcap::Error },
-    #[error("capture filter `{filter}` on {iface}: {source}")]
+    #[error("capture filter `{filter}` on {iface}")]
     Filter {
         iface: String,
         filter: String,
         source: pcap::Error,
     },
-    #[error("pcap file {path}: {source}")]
+    #[error("pcap file {path}")]
     File { path: String, source: pcap::Error },
     #[error("pcap file {path}: link type {link} is not supported")]
     LinkType { path: String, link: i32 },
-    #[error("UDP listener {addr}: {source}")]
+    #[error("UDP listener {addr}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
@@ -81,12 +84,8 @@ pub struct PcapStats {
     pub truncated: u64,
 }
 
-/// Wall-clock nanoseconds since the epoch.
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
+/// Wall-clock nanoseconds since the Unix epoch, the clock of capture timestamps.
+pub use runtime::now_ns;
 
 fn timeval_ns(sec: i64, usec: i64, nano: bool) -> u64 {
     let frac = if nano { usec } else { usec * 1000 };

@@ -1,7 +1,7 @@
 //! A plain UDP listener, for when sekiwake is itself the collector's address. Batched with recvmmsg(2).
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use udpio::RecvBatch;
@@ -20,6 +20,13 @@ pub struct Listener {
     local: SocketAddr,
     batch: RecvBatch,
     truncated: u64,
+}
+
+/// The socket, for poll(2): borrowed from the listener, so it stays open while the borrow lives.
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
 }
 
 impl Listener {
@@ -48,22 +55,19 @@ impl Listener {
         })
     }
 
-    pub(crate) fn raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-
     pub(crate) fn truncated(&self) -> u64 {
         self.truncated
     }
 
     pub(crate) fn drain(&mut self, each: &mut dyn FnMut(Packet<'_>)) -> Result<(), CaptureError> {
         for _ in 0..ROUNDS {
-            let n = self.batch.recv(self.socket.as_raw_fd()).map_err(|source| {
-                CaptureError::Listen {
-                    addr: self.local,
-                    source,
-                }
-            })?;
+            let n =
+                self.batch
+                    .recv(self.socket.as_fd())
+                    .map_err(|source| CaptureError::Listen {
+                        addr: self.local,
+                        source,
+                    })?;
             let ts = now_ns();
             for i in 0..n {
                 // An IP socket always reports an IPv4 or IPv6 sender, so nothing is skipped here.

@@ -1,6 +1,6 @@
 //! Live capture with libpcap: immediate mode, a large kernel buffer, nonblocking reads driven by poll(2).
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::AsFd;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use pcap::{Active, Capture, Precision};
@@ -137,15 +137,12 @@ fn wait_readable(
     listeners: &[Listener],
     timeout_ms: u16,
 ) -> Result<Vec<bool>, CaptureError> {
-    let fds: Vec<i32> = interfaces
+    // Each descriptor is borrowed from its source, so none can close while poll(2) waits on it.
+    let mut pfds: Vec<PollFd<'_>> = interfaces
         .iter()
-        .map(|i| i.cap.as_raw_fd())
-        .chain(listeners.iter().map(|l| l.raw_fd()))
-        .collect();
-    // SAFETY-free: the fds stay open for the duration of the call (owned by the sources borrowed above).
-    let mut pfds: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|&fd| PollFd::new(unsafe_borrow(fd), PollFlags::POLLIN))
+        .map(|i| i.cap.as_fd())
+        .chain(listeners.iter().map(|l| l.as_fd()))
+        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
         .collect();
     match poll(&mut pfds, PollTimeout::from(timeout_ms)) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => {}
@@ -157,8 +154,39 @@ fn wait_readable(
         .collect())
 }
 
-#[allow(unsafe_code)]
-fn unsafe_borrow<'a>(fd: i32) -> BorrowedFd<'a> {
-    // SAFETY: callers pass descriptors owned by sources that outlive the returned borrow (one poll call).
-    unsafe { BorrowedFd::borrow_raw(fd) }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    /// What `anyhow`'s `{:#}` prints: the error, then each source, joined by ": ".
+    fn chain(e: &dyn Error) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(s) = next {
+            out += &format!(": {s}");
+            next = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn a_libpcap_error_is_printed_once() {
+        let o = LiveOptions {
+            buffer: 1 << 20,
+            snaplen: 65535,
+            immediate: true,
+            block_timeout_ms: 1,
+        };
+        let Err(e) = LiveInterface::open("nosuchif0", "udp", o) else {
+            panic!("nosuchif0 opened");
+        };
+        let cause = e.source().map(|s| s.to_string()).unwrap_or_default();
+        let text = chain(&e);
+        assert!(text.starts_with("interface nosuchif0: "), "{text}");
+        assert!(
+            !cause.is_empty() && text.matches(&cause).count() == 1,
+            "{text}"
+        );
+    }
 }

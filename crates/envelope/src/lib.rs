@@ -3,11 +3,13 @@
 #![forbid(unsafe_code)]
 
 mod header;
+mod selector;
 mod topic;
 
 pub use header::{
     interface_field, Envelope, EnvelopeError, Header, FLAG_IPV6, FLAG_REASSEMBLED, HEADER_LEN,
     MAGIC, VERSION,
 };
+pub use selector::{prefixes, KindSelector};
 pub use topic::{bucket, exporter_bucket, write_topic, BUCKETS};
 pub use wire::classify::FLAG_INFORM;

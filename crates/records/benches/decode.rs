@@ -5,7 +5,7 @@
 //! - `records`: [`records::Decoder`] producing typed records;
 //! - `json`: the same plus serde_json serialisation of each record into a reused buffer.
 //!
-//! Each iteration decodes a pool of datagrams from sekiwake-gen (flow exports of about 1400 bytes; syslog
+//! Each iteration decodes a pool of datagrams from sekiwake-traffic (flow exports of about 1400 bytes; syslog
 //! messages of its realistic size mix) or the captured SNMPv3 authPriv vector; throughput is counted in
 //! records, so criterion's elements/s are records/s on one core. NetFlow v9 and IPFIX templates are learned
 //! before measuring (the pool holds data sets only).
@@ -16,8 +16,8 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gen::{Exporter, GenKind, Settings};
 use records::{Datagram, Decoder, Options};
+use traffic::{Exporter, GenKind, Settings};
 use wire::kind::Kind;
 use wire::netflow::{v5, Event, Session};
 use wire::sflow::{self, FlowRecord, Sample};
@@ -167,7 +167,7 @@ fn walk_snmp(w: &mut WireState, p: &[u8]) -> usize {
 
 // ------------------------------------------------------------------------------------------------ cases
 
-fn syslog(name: &'static str, f: gen::syslog::Format) -> Case {
+fn syslog(name: &'static str, f: traffic::syslog::Format) -> Case {
     let s = Settings {
         syslog_format: f,
         ..Settings::default()
@@ -213,7 +213,7 @@ fn gen_case(name: &'static str, kind: Kind, g: GenKind, walk: Walk) -> Case {
 }
 
 fn cases() -> Vec<Case> {
-    use gen::syslog::Format;
+    use traffic::syslog::Format;
     vec![
         syslog("syslog-rfc3164", Format::Rfc3164),
         syslog("syslog-rfc5424", Format::Rfc5424),

@@ -3,8 +3,10 @@
 //! A [`Decoder`] takes a datagram with its capture metadata ([`Datagram`]) and hands each record to a callback:
 //! a syslog message, a flow, a counter sample, a trap. It keeps the state decoding needs across datagrams —
 //! NetFlow v9/IPFIX templates and sampling rates — within the bounds it was built with.
+#![forbid(unsafe_code)]
 
 pub mod netflow;
+mod printer;
 pub mod sflow;
 pub mod snmp;
 pub mod syslog;
@@ -16,7 +18,10 @@ use serde::Serialize;
 use wire::kind::Kind;
 use wire::netflow::cache::Limits;
 use wire::netflow::Session;
-use wire::snmp::{Usm, UsmError};
+use wire::snmp::Usm;
+pub use wire::snmp::UsmError;
+
+pub use printer::Printer;
 
 /// A datagram to decode: its kind, exporter, capture time and payload.
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +144,7 @@ impl Decoder {
         out: &mut impl FnMut(Record),
     ) -> Result<(), Vec<DecodeError>> {
         self.stats.datagrams += 1;
-        let received = gen::timefmt::rfc5424(d.received_ns);
+        let received = wire::timefmt::rfc5424(d.received_ns);
         let mut records = 0;
         let mut emit = |kind: &'static str, body: Body| {
             records += 1;

@@ -5,9 +5,9 @@ use serde_json::Value as Json;
 
 const T0: u64 = 1_764_000_000_000_000_000;
 
-fn exporter_datagrams(kind: gen::GenKind, n: u64) -> Vec<Vec<u8>> {
-    let s = gen::Settings::default();
-    let mut ex = gen::Exporter::new(kind, "192.0.2.9".parse().unwrap(), 0, &s);
+fn exporter_datagrams(kind: traffic::GenKind, n: u64) -> Vec<Vec<u8>> {
+    let s = traffic::Settings::default();
+    let mut ex = traffic::Exporter::new(kind, "192.0.2.9".parse().unwrap(), 0, &s);
     (0..n)
         .map(|i| {
             let mut o = Vec::new();
@@ -67,7 +67,7 @@ fn syslog_message_fields() {
 #[test]
 fn v5_flows_match_the_header_count() {
     let mut dec = Decoder::new(Options::default()).unwrap();
-    let dgrams = exporter_datagrams(gen::GenKind::NetflowV5, 3);
+    let dgrams = exporter_datagrams(traffic::GenKind::NetflowV5, 3);
     let (out, errors) = decode_all(&mut dec, Kind::NetflowV5, &dgrams);
     assert!(errors.is_empty());
     let per_datagram: usize = dgrams
@@ -95,8 +95,13 @@ fn v5_flows_match_the_header_count() {
 #[test]
 fn v9_and_ipfix_flows_with_names_and_templates_on_request() {
     for (gk, kind, name, version) in [
-        (gen::GenKind::NetflowV9, Kind::NetflowV9, "netflow-v9", 9),
-        (gen::GenKind::Ipfix, Kind::Ipfix, "ipfix", 10),
+        (
+            traffic::GenKind::NetflowV9,
+            Kind::NetflowV9,
+            "netflow-v9",
+            9,
+        ),
+        (traffic::GenKind::Ipfix, Kind::Ipfix, "ipfix", 10),
     ] {
         let mut dec = Decoder::new(Options {
             templates: true,
@@ -125,7 +130,7 @@ fn v9_and_ipfix_flows_with_names_and_templates_on_request() {
 #[test]
 fn data_before_its_template_is_an_error_and_counted() {
     let mut dec = Decoder::new(Options::default()).unwrap();
-    let dgrams = exporter_datagrams(gen::GenKind::NetflowV9, 4);
+    let dgrams = exporter_datagrams(traffic::GenKind::NetflowV9, 4);
     // Datagrams 2 and 3 (the second round of both domains) carry no template.
     let (out, errors) = decode_all(&mut dec, Kind::NetflowV9, &dgrams[2..]);
     assert!(out.is_empty());
@@ -172,7 +177,7 @@ fn sflow_flow_and_counter_records() {
     let (out, errors) = decode_all(
         &mut dec,
         Kind::Sflow,
-        &exporter_datagrams(gen::GenKind::Sflow, 4),
+        &exporter_datagrams(traffic::GenKind::Sflow, 4),
     );
     assert!(errors.is_empty(), "{errors:?}");
     let flows: Vec<_> = out.iter().filter(|r| r["record"] == "flow").collect();
@@ -202,9 +207,9 @@ fn sflow_flow_and_counter_records() {
 fn snmp_traps_with_trap_oid_and_varbinds() {
     let mut dec = Decoder::new(Options::default()).unwrap();
     for (gk, version, pdu) in [
-        (gen::GenKind::SnmptrapV1, "1", "trap-v1"),
-        (gen::GenKind::SnmptrapV2c, "2c", "trap"),
-        (gen::GenKind::Snmpinform, "2c", "inform"),
+        (traffic::GenKind::SnmptrapV1, "1", "trap-v1"),
+        (traffic::GenKind::SnmptrapV2c, "2c", "trap"),
+        (traffic::GenKind::Snmpinform, "2c", "inform"),
     ] {
         let (out, errors) = decode_all(&mut dec, Kind::Snmptrap, &exporter_datagrams(gk, 2));
         assert!(errors.is_empty(), "{errors:?}");

@@ -1,6 +1,9 @@
 //! Where forwarded datagrams go. One module per sink; today plain UDP. (Spoofed UDP, TCP and TLS sinks join
 //! here as siblings of `udp`.)
 
+// No `unsafe` but the one ioctl in `stream::conn`, which allows it where it stands.
+#![deny(unsafe_code)]
+
 pub mod spoof;
 pub mod stream;
 pub mod udp;

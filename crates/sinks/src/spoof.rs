@@ -22,7 +22,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -125,7 +125,7 @@ impl SpoofSink {
             Family::V6
         };
         let probe = mtu_probe(dest)?;
-        let path_mtu = path_mtu(probe.as_raw_fd(), family)?;
+        let path_mtu = path_mtu(probe.as_fd(), family)?;
         let mut sink = Self {
             raw,
             probe,
@@ -184,7 +184,7 @@ impl SpoofSink {
         let read = self
             .probe
             .connect(dest)
-            .and_then(|()| path_mtu(self.probe.as_raw_fd(), self.family));
+            .and_then(|()| path_mtu(self.probe.as_fd(), self.family));
         if let Ok(mtu) = read {
             self.path_mtu = mtu;
             self.apply_mtu();
@@ -233,7 +233,7 @@ impl Transmit<'_> {
     fn run(&self, stats: &mut SinkStats) -> bool {
         let (mut at, mut waited, mut too_big) = (0, false, false);
         while at < self.msgs.len() {
-            match send_batch(self.socket.as_raw_fd(), &self.msgs[at..]) {
+            match send_batch(self.socket.as_fd(), &self.msgs[at..]) {
                 SendOutcome::Sent(n) => {
                     stats.forwarded += self.datagrams_ending_in(at..at + n);
                     at += n;

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -55,7 +55,7 @@ impl UdpSink {
         let mut at = 0;
         let mut waited = false;
         while at < msgs.len() {
-            match send_batch(self.socket.as_raw_fd(), &msgs[at..]) {
+            match send_batch(self.socket.as_fd(), &msgs[at..]) {
                 SendOutcome::Sent(n) => {
                     self.stats.forwarded += n as u64;
                     at += n;

@@ -47,7 +47,8 @@ fn split_frame(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
 fn round() -> u64 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sink = StreamSink::start(StreamConfig::new(format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let sink = StreamSink::start(StreamConfig::parse(&format!("tcp://127.0.0.1:{port}")).unwrap())
+        .unwrap();
     let (a, b): (Vec<usize>, Vec<usize>) = ((0..20).collect(), (20..70).collect());
     for &i in &a {
         assert!(sink.offer(&msg(i)));
@@ -103,9 +104,9 @@ fn messages_written_into_a_closed_connection_are_resent() {
 fn frames_are_what_the_sink_writes() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sink = StreamSink::start(StreamConfig::new(format!(
-        "tcp://127.0.0.1:{port}?framing=lf"
-    )))
+    let sink = StreamSink::start(
+        StreamConfig::parse(&format!("tcp://127.0.0.1:{port}?framing=lf")).unwrap(),
+    )
     .unwrap();
     sink.offer(b"<13>a\n");
     sink.offer(b"<13>b");

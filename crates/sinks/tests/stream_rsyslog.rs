@@ -76,7 +76,8 @@ fn tcp_octet_counted_in_order_byte_exact() {
     };
     rs.start();
     let sink =
-        StreamSink::start(StreamConfig::new(format!("tcp://127.0.0.1:{}", rs.port))).unwrap();
+        StreamSink::start(StreamConfig::parse(&format!("tcp://127.0.0.1:{}", rs.port)).unwrap())
+            .unwrap();
     // Octet counting carries LF and tabs inside a message, byte for byte.
     deliver_and_check(sink, &rs, 2000, |m| m.to_vec());
 }
@@ -87,10 +88,9 @@ fn tcp_lf_framing() {
         return;
     };
     rs.start();
-    let sink = StreamSink::start(StreamConfig::new(format!(
-        "tcp://127.0.0.1:{}?framing=lf",
-        rs.port
-    )))
+    let sink = StreamSink::start(
+        StreamConfig::parse(&format!("tcp://127.0.0.1:{}?framing=lf", rs.port)).unwrap(),
+    )
     .unwrap();
     let n = 500;
     // A datagram's trailing LF is the frame's LF, not an empty message.
@@ -114,7 +114,7 @@ fn tls_with_ca_file_verification() {
         return;
     };
     rs.start();
-    let mut cfg = StreamConfig::new(format!("tls://127.0.0.1:{}", rs.port));
+    let mut cfg = StreamConfig::parse(&format!("tls://127.0.0.1:{}", rs.port)).unwrap();
     cfg.tls.ca_file = Some(dir.path("ca.pem"));
     let sink = StreamSink::start(cfg).unwrap();
     deliver_and_check(sink, &rs, 1000, |m| m.to_vec());
@@ -126,7 +126,7 @@ fn tls_mutual_with_client_certificate_and_server_name() {
         return;
     };
     rs.start();
-    let mut cfg = StreamConfig::new(format!("tls://127.0.0.1:{}", rs.port));
+    let mut cfg = StreamConfig::parse(&format!("tls://127.0.0.1:{}", rs.port)).unwrap();
     cfg.tls.ca_file = Some(dir.path("ca.pem"));
     cfg.tls.server_name = Some("localhost".into());
     cfg.tls.client_cert = Some(dir.path("client.pem"));
@@ -141,7 +141,7 @@ fn tls_refuses_a_server_certificate_from_another_ca() {
         return;
     };
     rs.start();
-    let mut cfg = StreamConfig::new(format!("tls://127.0.0.1:{}", rs.port));
+    let mut cfg = StreamConfig::parse(&format!("tls://127.0.0.1:{}", rs.port)).unwrap();
     cfg.tls.ca_file = Some(dir.path("ca.pem"));
     let sink = StreamSink::start(cfg).unwrap();
     for i in 0..10 {
@@ -171,7 +171,8 @@ fn outage_is_bridged_in_order() {
     };
     rs.start();
     let sink =
-        StreamSink::start(StreamConfig::new(format!("tcp://127.0.0.1:{}", rs.port))).unwrap();
+        StreamSink::start(StreamConfig::parse(&format!("tcp://127.0.0.1:{}", rs.port)).unwrap())
+            .unwrap();
     let mut next = 0;
     let mut offer_for = |sink: &StreamSink, d: Duration| {
         let until = Instant::now() + d;
@@ -232,7 +233,7 @@ fn bound_drops_the_excess_and_delivers_the_rest_after_restart() {
     let Some((_dir, mut rs)) = tcp_peer("bound") else {
         return;
     };
-    let mut cfg = StreamConfig::new(format!("tcp://127.0.0.1:{}", rs.port));
+    let mut cfg = StreamConfig::parse(&format!("tcp://127.0.0.1:{}", rs.port)).unwrap();
     cfg.queue_messages = 100;
     let sink = StreamSink::start(cfg).unwrap();
     let accepted = (0..150).filter(|&i| sink.offer(&message(i, false))).count();

@@ -58,7 +58,7 @@ fn throughput_tcp_and_tls_into_rsyslog() {
     rs.start();
     measure(
         "tcp",
-        StreamConfig::new(format!("tcp://127.0.0.1:{}", rs.port)),
+        StreamConfig::parse(&format!("tcp://127.0.0.1:{}", rs.port)).unwrap(),
         &rs,
     );
     drop(rs);
@@ -74,7 +74,7 @@ fn throughput_tcp_and_tls_into_rsyslog() {
         },
     );
     rs.start();
-    let mut cfg = StreamConfig::new(format!("tls://127.0.0.1:{}", rs.port));
+    let mut cfg = StreamConfig::parse(&format!("tls://127.0.0.1:{}", rs.port)).unwrap();
     cfg.tls.ca_file = Some(dir.path("ca.pem"));
     measure("tls", cfg, &rs);
 }

@@ -1,10 +1,13 @@
 //! Batched UDP I/O over `recvmmsg(2)` and `sendmmsg(2)`, behind a safe interface. The `unsafe` of the
-//! project's socket code lives here and nowhere else.
+//! project's UDP socket code lives here and nowhere else.
+//!
+//! Sockets are passed as [`BorrowedFd`]: a safe caller can only name a descriptor something it borrows keeps
+//! open for the call, never a raw number that may be closed or belong to someone else.
 
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Buffers for receiving up to `n` datagrams of at most `slot` bytes each in one system call.
 pub struct RecvBatch {
@@ -34,13 +37,13 @@ impl RecvBatch {
     }
 
     /// Receives what is queued on `fd` without waiting. Returns the number of datagrams (0 when none).
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub fn recv(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         self.point_headers();
         // SAFETY: every header points at a live iovec over a distinct `slot`-sized region of `bufs` and at a
         // live sockaddr_storage, and vlen equals the number of headers.
         let n = unsafe {
             libc::recvmmsg(
-                fd,
+                fd.as_raw_fd(),
                 self.hdrs.as_mut_ptr(),
                 self.hdrs.len() as u32,
                 libc::MSG_DONTWAIT,
@@ -113,19 +116,6 @@ fn socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-/// Bytes written to a TCP socket that the peer has not acknowledged yet (`SIOCOUTQ`: unsent plus sent but
-/// unacknowledged). The kernel keeps answering after the connection failed (reset, peer closed), which is when
-/// a stream sink needs it: `written - tcp_unacked_bytes` is how much of the byte stream reached the peer.
-pub fn tcp_unacked_bytes(fd: RawFd) -> io::Result<usize> {
-    let mut n: libc::c_int = 0;
-    // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one c_int through the pointer, which points at a live local.
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    usize::try_from(n).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative SIOCOUTQ"))
-}
-
 /// Outcome of a batched send on a connected socket.
 #[derive(Debug)]
 pub enum SendOutcome {
@@ -138,7 +128,7 @@ pub enum SendOutcome {
 }
 
 /// Sends as many of `msgs` as one `sendmmsg(2)` takes on a connected socket, without waiting.
-pub fn send_batch(fd: RawFd, msgs: &[&[u8]]) -> SendOutcome {
+pub fn send_batch(fd: BorrowedFd<'_>, msgs: &[&[u8]]) -> SendOutcome {
     let n = msgs.len().min(1024);
     let mut iovecs: Vec<libc::iovec> = msgs[..n]
         .iter()
@@ -159,7 +149,14 @@ pub fn send_batch(fd: RawFd, msgs: &[&[u8]]) -> SendOutcome {
         .collect();
     // SAFETY: headers point at iovecs over the caller's slices, which outlive the call; the kernel only reads
     // them. vlen equals the header count.
-    let rc = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as u32, libc::MSG_DONTWAIT) };
+    let rc = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as u32,
+            libc::MSG_DONTWAIT,
+        )
+    };
     if rc > 0 {
         return SendOutcome::Sent(rc as usize);
     }
@@ -180,7 +177,7 @@ pub enum Family {
 
 /// The path MTU the kernel knows for the peer of a connected socket (`IP_MTU` / `IPV6_MTU`): the route's
 /// MTU, lowered by any ICMP "fragmentation needed" / "packet too big" the host has seen for that peer.
-pub fn path_mtu(fd: RawFd, family: Family) -> io::Result<usize> {
+pub fn path_mtu(fd: BorrowedFd<'_>, family: Family) -> io::Result<usize> {
     let (level, name) = match family {
         Family::V4 => (libc::IPPROTO_IP, libc::IP_MTU),
         Family::V6 => (libc::IPPROTO_IPV6, libc::IPV6_MTU),
@@ -190,7 +187,7 @@ pub fn path_mtu(fd: RawFd, family: Family) -> io::Result<usize> {
     // SAFETY: both options write one c_int; the pointers are to live locals and `len` says their size.
     let rc = unsafe {
         libc::getsockopt(
-            fd,
+            fd.as_raw_fd(),
             level,
             name,
             (&mut mtu as *mut libc::c_int).cast(),
@@ -207,7 +204,7 @@ pub fn path_mtu(fd: RawFd, family: Family) -> io::Result<usize> {
 mod tests {
     use super::*;
     use std::net::UdpSocket;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
 
     #[test]
     fn batch_round_trip() {
@@ -217,13 +214,13 @@ mod tests {
         let msgs: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 100 + i as usize]).collect();
         let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
         assert!(matches!(
-            send_batch(tx.as_raw_fd(), &refs),
+            send_batch(tx.as_fd(), &refs),
             SendOutcome::Sent(10)
         ));
         let mut b = RecvBatch::new(16, 2048);
         let mut got = Vec::new();
         while got.len() < 10 {
-            let n = b.recv(rx.as_raw_fd()).unwrap();
+            let n = b.recv(rx.as_fd()).unwrap();
             for i in 0..n {
                 let (d, from, trunc) = b.get(i).unwrap();
                 assert_eq!(from, Some(tx.local_addr().unwrap()));
@@ -239,10 +236,10 @@ mod tests {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.connect(rx.local_addr().unwrap()).unwrap();
-        let mtu = path_mtu(tx.as_raw_fd(), Family::V4).unwrap();
+        let mtu = path_mtu(tx.as_fd(), Family::V4).unwrap();
         assert!(mtu >= 1280, "{mtu}");
         let unconnected = UdpSocket::bind("127.0.0.1:0").unwrap();
-        assert!(path_mtu(unconnected.as_raw_fd(), Family::V4).is_err());
+        assert!(path_mtu(unconnected.as_fd(), Family::V4).is_err());
     }
 
     #[test]
@@ -255,7 +252,7 @@ mod tests {
         let msg: &[u8] = b"x";
         let mut refused = false;
         for _ in 0..50 {
-            if let SendOutcome::Failed(e) = send_batch(tx.as_raw_fd(), &[msg]) {
+            if let SendOutcome::Failed(e) = send_batch(tx.as_fd(), &[msg]) {
                 refused = e.kind() == io::ErrorKind::ConnectionRefused;
                 break;
             }

@@ -2,6 +2,8 @@
 
 use crate::error::{be16, be32, byte};
 use crate::kind::{Family, Kind};
+use crate::netflow::{v5, IPFIX_HEADER, V9_HEADER};
+use crate::snmp::ber::{self, tag};
 
 /// Envelope flag: the SNMP PDU is an InformRequest.
 pub const FLAG_INFORM: u8 = 0b100;
@@ -100,18 +102,12 @@ fn syslog(p: &[u8]) -> Option<Class> {
     Some(class(Kind::Syslog, variant))
 }
 
-const NFV5_HEADER: usize = 24;
-const NFV5_RECORD: usize = 48;
-const NFV5_MAX_RECORDS: usize = 30;
-const NFV9_HEADER: usize = 20;
-const IPFIX_HEADER: usize = 16;
-
 fn netflow(p: &[u8]) -> Option<Class> {
     match be16(p, 0).ok()? {
         5 => {
             let count = usize::from(be16(p, 2).ok()?);
-            let fits = (1..=NFV5_MAX_RECORDS).contains(&count)
-                && p.len() >= NFV5_HEADER + count * NFV5_RECORD;
+            let fits = (1..=v5::MAX_RECORDS).contains(&count)
+                && p.len() >= v5::HEADER_LEN + count * v5::RECORD_LEN;
             fits.then(|| class(Kind::NetflowV5, 5))
         }
         9 => v9_fits(p).then(|| class(Kind::NetflowV9, 9)),
@@ -126,13 +122,13 @@ fn netflow(p: &[u8]) -> Option<Class> {
 /// A v9 header, then (if anything follows) a flowset whose length fits: at least its own 4-byte header and
 /// no more than what is left.
 fn v9_fits(p: &[u8]) -> bool {
-    if p.len() == NFV9_HEADER {
+    if p.len() == V9_HEADER {
         return true;
     }
-    let Ok(len) = be16(p, NFV9_HEADER + 2) else {
+    let Ok(len) = be16(p, V9_HEADER + 2) else {
         return false;
     };
-    p.len() >= NFV9_HEADER && (4..=p.len() - NFV9_HEADER).contains(&usize::from(len))
+    p.len() >= V9_HEADER && (4..=p.len() - V9_HEADER).contains(&usize::from(len))
 }
 
 const SFLOW_V4_HEADER: usize = 28;
@@ -147,51 +143,30 @@ fn sflow(p: &[u8]) -> Option<Class> {
     (p.len() >= min).then(|| class(Kind::Sflow, 5))
 }
 
-const BER_SEQUENCE: u8 = 0x30;
-const BER_INTEGER: u8 = 0x02;
-const BER_OCTET_STRING: u8 = 0x04;
-const PDU_TRAP_V1: u8 = 0xa4;
-const PDU_INFORM: u8 = 0xa6;
-const PDU_TRAP_V2: u8 = 0xa7;
-
-/// A BER tag and length at `at`: returns (tag, content start, content length). Long lengths up to 4 bytes.
-fn ber_tlv(p: &[u8], at: usize) -> Option<(u8, usize, usize)> {
-    let tag = byte(p, at).ok()?;
-    let first = byte(p, at + 1).ok()?;
-    if first < 0x80 {
-        return Some((tag, at + 2, usize::from(first)));
-    }
-    let n = usize::from(first & 0x7f);
-    if !(1..=4).contains(&n) {
-        return None;
-    }
-    let bytes = p.get(at + 2..at + 2 + n)?;
-    let len = bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
-    Some((tag, at + 2 + n, len))
-}
-
 /// An SNMP message whose PDU is a trap or inform (v1, v2c), or any v3 message (its PDU may be encrypted).
+/// Only the headers on the way to the PDU tag are read, not the whole message: enough to name the kind.
 fn snmp(p: &[u8]) -> Option<Class> {
-    let (tag, body, len) = ber_tlv(p, 0)?;
-    if tag != BER_SEQUENCE || body + len > p.len() {
+    let msg = ber::peek(p, 0)?;
+    // `start` lies within `p` (its header was read from it), so the subtraction cannot underflow.
+    if msg.tag != tag::SEQUENCE || msg.len > p.len() - msg.start {
         return None;
     }
-    let (tag, vstart, vlen) = ber_tlv(p, body)?;
-    if tag != BER_INTEGER || vlen != 1 {
+    let v = ber::peek(p, msg.start)?;
+    if v.tag != tag::INTEGER || v.len != 1 {
         return None;
     }
-    let version = byte(p, vstart).ok()?;
+    let version = byte(p, v.start).ok()?;
     if version == 3 {
         return Some(class(Kind::Snmptrap, 3));
     }
-    let (tag, cstart, clen) = ber_tlv(p, vstart + 1)?;
-    if tag != BER_OCTET_STRING {
+    let community = ber::peek(p, v.start + 1)?;
+    if community.tag != tag::OCTET_STRING {
         return None;
     }
-    let pdu = byte(p, cstart + clen).ok()?;
+    let pdu = byte(p, community.start.saturating_add(community.len)).ok()?;
     match (version, pdu) {
-        (0, PDU_TRAP_V1) | (1, PDU_TRAP_V2) => Some(class(Kind::Snmptrap, version)),
-        (1, PDU_INFORM) => Some(Class {
+        (0, tag::TRAP_V1) | (1, tag::TRAP_V2) => Some(class(Kind::Snmptrap, version)),
+        (1, tag::INFORM) => Some(Class {
             flags: FLAG_INFORM,
             ..class(Kind::Snmptrap, 1)
         }),

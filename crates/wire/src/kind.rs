@@ -16,6 +16,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in envelope-code order (so `ALL[k.index()] == k`).
     pub const ALL: [Kind; 6] = [
         Kind::Syslog,
         Kind::NetflowV5,
@@ -24,6 +25,25 @@ impl Kind {
         Kind::Sflow,
         Kind::Snmptrap,
     ];
+
+    /// How many kinds there are: the length of per-kind arrays (`[u64; Kind::COUNT]`).
+    pub const COUNT: usize = Kind::ALL.len();
+
+    /// Every kind's name, in the order of [`Kind::ALL`]: for help texts and "expected one of" messages.
+    pub const NAMES: [&'static str; Kind::COUNT] = {
+        let mut names = [""; Kind::COUNT];
+        let mut i = 0;
+        while i < Kind::COUNT {
+            names[i] = Kind::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
+    /// The names joined for people, e.g. `syslog, netflow-v5, ..., snmptrap`.
+    pub fn name_list() -> String {
+        Kind::NAMES.join(", ")
+    }
 
     /// The envelope code.
     pub const fn code(self) -> u8 {
@@ -55,7 +75,7 @@ impl Kind {
         }
     }
 
-    /// A dense index `0..6`, for per-kind counter arrays.
+    /// A dense index `0..Kind::COUNT`, for per-kind counter arrays.
     pub const fn index(self) -> usize {
         self as usize - 1
     }
@@ -164,6 +184,9 @@ mod tests {
         assert_eq!(Kind::from_code(0), None);
         assert_eq!(Kind::from_code(200), None);
         assert!("netflow".parse::<Kind>().is_err());
+        assert_eq!(Kind::COUNT, 6);
+        assert_eq!(Kind::NAMES[Kind::Ipfix.index()], "ipfix");
+        assert!(Kind::name_list().starts_with("syslog, netflow-v5, "));
         assert_eq!("netflow".parse::<Family>(), Ok(Family::Netflow));
     }
 }

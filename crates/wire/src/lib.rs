@@ -19,6 +19,7 @@ pub mod netflow;
 pub mod sflow;
 pub mod snmp;
 pub mod syslog;
+pub mod timefmt;
 pub mod udp;
 
 pub use error::WireError;

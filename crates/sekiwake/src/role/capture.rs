@@ -1,22 +1,209 @@
 //! `sekiwake capture`: read datagrams from the wire (or a file, or a UDP socket), classify them, publish each
 //! in an envelope on the bus.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
+use bus::sequence::Sequencer;
 use bus::{Publisher, Sent};
 use capture::{
-    filter, Body, Captured, Decoder, DefragConfig, FileSource, Listener, LiveInterface,
-    LiveOptions, LoopGuard, Sources, Status,
+    filter, Body, Captured, FileSource, FrameStats, Listener, LiveInterface, LiveOptions,
+    LoopGuard, PcapStats, Sources, Status,
 };
+use config::{parse_port, CaptureConfig, Config, Endpoint, FamilyName, Port};
 use envelope::{Header, FLAG_REASSEMBLED};
+use runtime::{Reporter, Stop, Summary};
+use serde::Serialize;
 use wire::classify::Classifier;
+use wire::kind::Kind;
 
-use super::Stop;
-use crate::config::{CaptureConfig, Config};
-use crate::metrics::{BusCounters, CaptureReport, Reporter};
+use crate::cli::{apply_ports, StatsArgs};
+use crate::context::{Context, RoleConfig};
+use crate::frames;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Interface to capture on (repeatable): lo, eth0, any.
+    #[arg(short = 'i', long = "interface")]
+    pub interfaces: Vec<String>,
+    /// Replay a pcap/pcapng file instead of capturing live.
+    #[arg(long)]
+    pub pcap: Option<String>,
+    /// Replay at the recorded pace (default: as fast as possible).
+    #[arg(long)]
+    pub pace: bool,
+    /// Receive on a UDP socket (repeatable), e.g. 0.0.0.0:514.
+    #[arg(long)]
+    pub listen: Vec<SocketAddr>,
+    /// KIND=PORT (repeatable); KIND is syslog, netflow, ipfix, sflow or snmptrap. Replaces that kind's defaults.
+    #[arg(long = "port", value_parser = parse_port)]
+    pub ports: Vec<(FamilyName, Port)>,
+    /// Bus endpoint to publish on (tcp://HOST:PORT or ipc://PATH).
+    #[arg(long)]
+    pub publish: Option<Endpoint>,
+    /// libpcap kernel buffer per interface, MiB.
+    #[arg(long)]
+    pub buffer_mib: Option<u32>,
+    /// Bytes captured per frame (longer frames are counted as truncated).
+    #[arg(long)]
+    pub snaplen: Option<u32>,
+    /// Let packets gather for up to MS milliseconds before they are handed over (libpcap: kernel blocks
+    /// instead of immediate mode; listener: a pause after each read): less CPU at high rates, up to MS of
+    /// added latency.
+    #[arg(long, value_name = "MS")]
+    pub batch_ms: Option<u32>,
+    /// High-water mark in messages per subscriber.
+    #[arg(long)]
+    pub hwm: Option<u32>,
+    #[arg(long)]
+    pub publisher_id: Option<u64>,
+    /// Wait for N subscribe requests before reading the source (makes file replays deterministic). Each
+    /// subscriber sends one per prefix: a forwarder with destinations for two kinds sends two.
+    #[arg(long, default_value_t = 0)]
+    pub wait_subscribers: usize,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+}
+
+impl RoleConfig for Args {}
+
+impl Args {
+    pub fn apply(&self, cfg: &mut Config) {
+        let c = &mut cfg.capture;
+        if !self.interfaces.is_empty() {
+            c.interfaces = self.interfaces.clone();
+        }
+        if let Some(p) = &self.pcap {
+            c.pcap = Some(p.clone());
+        }
+        c.pace |= self.pace;
+        if !self.listen.is_empty() {
+            c.listen = self.listen.clone();
+        }
+        apply_ports(&self.ports, c);
+        if let Some(e) = &self.publish {
+            cfg.bus.publish = e.clone();
+        }
+        if let Some(b) = self.buffer_mib {
+            cfg.capture.buffer_mib = b;
+        }
+        if let Some(s) = self.snaplen {
+            cfg.capture.snaplen = s;
+        }
+        if let Some(ms) = self.batch_ms {
+            cfg.capture.immediate = false;
+            cfg.capture.block_timeout_ms = ms;
+        }
+        if let Some(h) = self.hwm {
+            cfg.bus.hwm = h;
+        }
+        if self.publisher_id.is_some() {
+            cfg.bus.publisher_id = self.publisher_id;
+        }
+        self.stats.apply(cfg);
+    }
+}
+
+/// Capture's counters. Conservation: `captured_total == published + hwm_dropped + bus_failed`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CaptureReport {
+    pub role: &'static str,
+    pub captured: BTreeMap<&'static str, u64>,
+    pub captured_total: u64,
+    pub frames: u64,
+    pub mismatched: u64,
+    pub malformed: u64,
+    pub truncated: u64,
+    pub unwatched: u64,
+    pub not_udp: u64,
+    pub own_traffic: u64,
+    pub fragments: u64,
+    pub fragments_reassembled: u64,
+    pub fragments_expired: u64,
+    pub fragments_dropped: u64,
+    pub fragments_held_bytes: u64,
+    pub fragments_peak_bytes: u64,
+    pub published: u64,
+    pub hwm_dropped: u64,
+    pub bus_failed: u64,
+    pub pcap_received: u64,
+    pub pcap_dropped: u64,
+    pub pcap_if_dropped: u64,
+    pub pcap_errors: u64,
+    pub listener_truncated: u64,
+}
+
+/// What the publishing side counted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BusCounters {
+    pub published: u64,
+    pub hwm_dropped: u64,
+    pub failed: u64,
+}
+
+impl CaptureReport {
+    pub fn new(d: &FrameStats, bus: &BusCounters, pcap: &PcapStats) -> Self {
+        Self {
+            role: "capture",
+            captured: Kind::ALL
+                .iter()
+                .map(|k| (k.name(), d.captured[k.index()]))
+                .collect(),
+            captured_total: d.captured_total(),
+            frames: d.frames,
+            mismatched: d.mismatched,
+            malformed: d.malformed,
+            truncated: d.truncated,
+            unwatched: d.unwatched,
+            not_udp: d.not_udp,
+            own_traffic: d.own_traffic,
+            fragments: d.defrag.fragments,
+            fragments_reassembled: d.defrag.reassembled,
+            fragments_expired: d.defrag.expired,
+            fragments_dropped: d.defrag.dropped,
+            fragments_held_bytes: d.defrag.held_bytes,
+            fragments_peak_bytes: d.defrag.peak_bytes,
+            published: bus.published,
+            hwm_dropped: bus.hwm_dropped,
+            bus_failed: bus.failed,
+            pcap_received: pcap.received,
+            pcap_dropped: pcap.dropped,
+            pcap_if_dropped: pcap.if_dropped,
+            pcap_errors: pcap.errors,
+            listener_truncated: pcap.truncated,
+        }
+    }
+}
+
+impl Summary for CaptureReport {
+    fn line(&self) -> String {
+        let kinds: Vec<String> = self
+            .captured
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        format!(
+            "captured={} [{}] published={} hwm_dropped={} mismatched={} malformed={} fragments_reassembled={} \
+             fragments_expired={} fragments_dropped={} pcap_dropped={}",
+            self.captured_total,
+            kinds.join(" "),
+            self.published,
+            self.hwm_dropped,
+            self.mismatched,
+            self.malformed,
+            self.fragments_reassembled,
+            self.fragments_expired,
+            self.fragments_dropped,
+            self.pcap_dropped + self.pcap_if_dropped,
+        )
+    }
+}
 
 /// How long capture waits for `--wait-subscribers` before starting anyway.
 const WAIT_SUBSCRIBERS: Duration = Duration::from_secs(30);
@@ -28,27 +215,6 @@ pub struct RunOptions {
     pub wait_subscribers: usize,
     /// Set once the sources are open and the subscribers (if awaited) are there.
     pub ready: Option<Arc<AtomicBool>>,
-}
-
-/// The port table: defaults, with every family named in the configuration replaced by its ports there.
-pub fn classifier(cfg: &CaptureConfig) -> Classifier {
-    let mut c = Classifier::empty();
-    for f in wire::kind::Family::ALL {
-        let configured = cfg.ports.iter().find(|(name, _)| name.family() == f);
-        match configured {
-            Some((_, ports)) => ports.iter().for_each(|p| c.set(p.0, f)),
-            None => f.default_ports().iter().for_each(|&p| c.set(p, f)),
-        }
-    }
-    c
-}
-
-pub(crate) fn defrag_config(cfg: &CaptureConfig) -> DefragConfig {
-    DefragConfig {
-        max_bytes: cfg.defrag.max_bytes,
-        max_datagrams: cfg.defrag.max_datagrams.max(1),
-        timeout_ns: u64::from(cfg.defrag.timeout_secs) * 1_000_000_000,
-    }
 }
 
 fn open_sources(
@@ -104,9 +270,9 @@ fn open_sources(
 struct Publishing {
     publisher: Publisher,
     id: u64,
-    /// Next sequence number per (kind, bucket): a subscriber to whole kinds or buckets sees no holes
-    /// unless the bus dropped.
-    sequences: Box<[[u64; envelope::BUCKETS as usize]; 6]>,
+    /// Numbers each (kind, bucket) stream: a subscriber to whole kinds or buckets sees no holes unless the
+    /// bus dropped.
+    sequences: Sequencer,
     body: Vec<u8>,
     topic: Vec<u8>,
     counters: BusCounters,
@@ -115,7 +281,6 @@ struct Publishing {
 impl Publishing {
     fn publish(&mut self, c: &Captured<'_>, iface: &str) {
         let bucket = envelope::exporter_bucket(c.src.ip());
-        let seq = &mut self.sequences[c.class.kind.index()][usize::from(bucket)];
         let header = Header {
             kind: c.class.kind.code(),
             variant: c.class.variant,
@@ -125,11 +290,10 @@ impl Publishing {
             src_port: c.src.port(),
             dst_port: c.dst.port(),
             publisher: self.id,
-            sequence: *seq,
+            sequence: self.sequences.next(c.class.kind, bucket),
             timestamp_ns: c.ts_ns,
             interface: envelope::interface_field(iface),
         };
-        *seq += 1;
         header.encode(c.payload, &mut self.body);
         envelope::write_topic(c.class.kind.name(), c.src.ip(), bucket, &mut self.topic);
         match self.publisher.publish(&self.topic, &self.body) {
@@ -155,21 +319,32 @@ fn random_id() -> u64 {
     x ^ (x >> 31)
 }
 
+pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
+    let mut cfg = ctx.load()?;
+    args.apply(&mut cfg);
+    let opts = RunOptions {
+        wait_subscribers: args.wait_subscribers,
+        ready: None,
+    };
+    run(&cfg, &opts, &ctx.stop(args.stats.duration()), None)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(
     cfg: &Config,
     opts: &RunOptions,
     stop: &Stop<'_>,
     shared: Option<Arc<Mutex<CaptureReport>>>,
 ) -> Result<CaptureReport> {
-    let classifier = classifier(&cfg.capture);
+    let classifier = cfg.capture.classifier();
     let guard = LoopGuard::for_this_host(cfg.capture.ignore_source_ports.clone());
     let mut sources = open_sources(&cfg.capture, &classifier, &guard)?;
-    let publisher = Publisher::bind(&cfg.bus.publish.0, cfg.bus.hwm.min(i32::MAX as u32) as i32)
+    let publisher = Publisher::bind(&cfg.bus.publish.0, cfg.bus.hwm)
         .with_context(|| format!("publish on {}", cfg.bus.publish.0))?;
     let mut p = Publishing {
         publisher,
         id: cfg.bus.publisher_id.unwrap_or_else(random_id),
-        sequences: Box::new([[0; envelope::BUCKETS as usize]; 6]),
+        sequences: Sequencer::default(),
         body: Vec::with_capacity(65536 + envelope::HEADER_LEN),
         topic: Vec::with_capacity(64),
         counters: BusCounters::default(),
@@ -189,7 +364,7 @@ pub fn run(
     if let Some(r) = &opts.ready {
         r.store(true, Ordering::Relaxed);
     }
-    let mut decoder = Decoder::new(classifier, defrag_config(&cfg.capture), guard);
+    let mut parser = frames::parser(&cfg.capture, classifier, guard);
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();
     let mut last_ts = 0u64;
@@ -205,11 +380,11 @@ pub fn run(
             last_ts = pkt.ts_ns;
             let captured = match pkt.body {
                 Body::Frame { data, wire_len, .. } if (data.len() as u64) < u64::from(wire_len) => {
-                    decoder.truncated();
+                    parser.truncated();
                     None
                 }
-                Body::Frame { link, data, .. } => decoder.frame(link, pkt.ts_ns, data),
-                Body::Udp { src, dst, payload } => decoder.datagram(pkt.ts_ns, src, dst, payload),
+                Body::Frame { link, data, .. } => parser.frame(link, pkt.ts_ns, data),
+                Body::Udp { src, dst, payload } => parser.datagram(pkt.ts_ns, src, dst, payload),
             };
             if let Some(c) = captured {
                 p.publish(&c, pkt.iface);
@@ -224,21 +399,61 @@ pub fn run(
             Status::Ended
         });
         if reporter.due() {
-            decoder.expire(if is_file { last_ts } else { capture::now_ns() });
+            parser.expire(if is_file { last_ts } else { capture::now_ns() });
             p.publisher.poll_subscriptions();
             reporter.report(
                 "capture",
-                &CaptureReport::new(&decoder.stats(), &p.counters, &sources.pcap_stats()),
+                &CaptureReport::new(&parser.stats(), &p.counters, &sources.pcap_stats()),
             );
         }
         if status == Status::Ended || stop.requested() {
             break;
         }
     }
-    let report = CaptureReport::new(&decoder.stats(), &p.counters, &sources.pcap_stats());
+    let report = CaptureReport::new(&parser.stats(), &p.counters, &sources.pcap_stats());
     reporter.finish("capture", &report);
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// The role's flags alone, as the command line gives them.
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    #[test]
+    fn port_flags_replace_a_kinds_defaults() {
+        let a = Flags::try_parse_from([
+            "capture",
+            "-i",
+            "lo",
+            "--port",
+            "syslog=5514",
+            "--port",
+            "syslog=5515",
+        ])
+        .unwrap()
+        .args;
+        let mut cfg = config::Config::default();
+        a.apply(&mut cfg);
+        let c = cfg.capture.classifier();
+        assert_eq!(c.family(5514), Some(wire::kind::Family::Syslog));
+        assert_eq!(c.family(5515), Some(wire::kind::Family::Syslog));
+        assert_eq!(c.family(514), None);
+        assert_eq!(c.family(2055), Some(wire::kind::Family::Netflow));
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(Flags::try_parse_from(["capture", "--port", "syslg=1"]).is_err());
+        assert!(Flags::try_parse_from(["capture", "--publish", "http://x"]).is_err());
     }
 }

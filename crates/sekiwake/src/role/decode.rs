@@ -1,66 +1,46 @@
-//! `sekiwake decode --pcap FILE`: the datagrams of a capture file as records, one JSON line each. The
-//! [`Printer`] is shared with `tap --decode`.
+//! `sekiwake decode --pcap FILE`: the datagrams of a capture file as records, one JSON line each.
 
-use std::io::{self, Write};
+use std::io;
+use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use capture::{Body, FileSource, LoopGuard, Sources, Status};
+use config::{parse_port, Config, FamilyName, Port};
+use records::Printer;
 use serde::Serialize;
 
-use crate::config::{Config, DecodeConfig};
+use crate::cli::{apply_ports, RecordArgs};
+use crate::context::{Context, RoleConfig};
+use crate::frames;
 
-/// Problems logged one by one; past this they are only counted.
-const MAX_WARNINGS: u64 = 100;
-
-/// Decodes datagrams and writes their records as JSON lines.
-pub struct Printer<W: Write> {
-    decoder: records::Decoder,
-    out: W,
-    problems: u64,
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The pcap/pcapng file to decode.
+    #[arg(long)]
+    pub pcap: String,
+    /// KIND=PORT (repeatable), as for capture: KIND is syslog, netflow, ipfix, sflow or snmptrap.
+    #[arg(long = "port", value_parser = parse_port)]
+    pub ports: Vec<(FamilyName, Port)>,
+    #[command(flatten)]
+    pub records: RecordArgs,
 }
 
-impl<W: Write> Printer<W> {
-    pub fn new(cfg: &DecodeConfig, out: W) -> Result<Self> {
-        Ok(Self {
-            decoder: records::Decoder::new(cfg.options()).context("decode.snmp_users")?,
-            out,
-            problems: 0,
-        })
-    }
+impl RoleConfig for Args {}
 
-    pub fn datagram(&mut self, d: &records::Datagram<'_>) -> io::Result<()> {
-        let (out, mut failed) = (&mut self.out, None);
-        let r = self.decoder.decode(d, &mut |rec| {
-            if failed.is_none() {
-                failed = records::write_json(out, &rec).err();
-            }
-        });
-        if let Err(problems) = r {
-            self.warn(d, &problems);
-        }
-        failed.map_or(Ok(()), Err)
+impl Args {
+    pub fn apply(&self, cfg: &mut Config) {
+        cfg.capture.pcap = Some(self.pcap.clone());
+        apply_ports(&self.ports, &mut cfg.capture);
+        self.records.apply(cfg);
     }
+}
 
-    fn warn(&mut self, d: &records::Datagram<'_>, problems: &[records::DecodeError]) {
-        for p in problems {
-            if self.problems < MAX_WARNINGS {
-                tracing::warn!("decode: {} from {}: {p}", d.kind, d.exporter);
-            }
-            self.problems += 1;
-        }
-    }
-
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
-    pub fn stats(&self) -> records::Stats {
-        self.decoder.stats
-    }
-
-    pub fn template_stats(&self) -> wire::netflow::cache::CacheStats {
-        self.decoder.template_stats()
-    }
+pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
+    let mut cfg = ctx.load()?;
+    args.apply(&mut cfg);
+    let summary = run(&cfg)?;
+    eprintln!("decode: done: {}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `decode` did, printed on stderr at the end.
@@ -82,13 +62,12 @@ pub fn run(cfg: &Config) -> Result<Summary> {
         .as_deref()
         .context("decode needs --pcap FILE")?;
     let mut source = Sources::File(FileSource::open(path, false)?);
-    let classifier = super::capture::classifier(&cfg.capture);
-    let defrag = super::capture::defrag_config(&cfg.capture);
     // A file holds what it holds: nothing in it is this host's own forwarding.
-    let mut frames =
-        capture::Decoder::new(classifier, defrag, LoopGuard::new(Vec::new(), Vec::new()));
+    let guard = LoopGuard::new(Vec::new(), Vec::new());
+    let mut frames = frames::parser(&cfg.capture, cfg.capture.classifier(), guard);
     let stdout = io::stdout();
-    let mut printer = Printer::new(&cfg.decode, io::BufWriter::new(stdout.lock()))?;
+    let out = io::BufWriter::new(stdout.lock());
+    let mut printer = Printer::new(cfg.decode.options(), out).context("decode.snmp_users")?;
     let mut failed = None;
     loop {
         let status = source.poll(0, &mut |pkt| {

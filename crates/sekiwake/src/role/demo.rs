@@ -3,19 +3,61 @@
 //! live counters and a summary that says whether anything was lost.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::process::ExitCode;
+
 use anyhow::{anyhow, Result};
+use bus::subscriber::Report;
+use config::{parse_to, Config, Endpoint, FamilyName, Port};
+use forward::ForwardReport;
+use runtime::Stop;
 use udpio::RecvBatch;
 
+use super::capture::{self, CaptureReport};
+use super::forward as forward_role;
 use super::send::{self, SendOptions, SendReport};
-use super::{capture, forward, Stop};
-use crate::config::{parse_to, Config, Endpoint, FamilyName, Port};
-use crate::metrics::{CaptureReport, ForwardReport};
+use crate::context::{Context, RoleConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(short = 'i', long = "interface", default_value = "lo")]
+    pub interface: String,
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    #[arg(long, default_value_t = 200)]
+    pub size: usize,
+    /// Port the sender sends to (nobody listens there; capture sees the traffic).
+    #[arg(long, default_value_t = 15514)]
+    pub port: u16,
+    /// Port of the demo's receiver, where forward delivers.
+    #[arg(long, default_value_t = 15515)]
+    pub receiver_port: u16,
+}
+
+impl RoleConfig for Args {}
+
+pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
+    ctx.refuse_config()?;
+    let o = DemoOptions {
+        interface: args.interface,
+        rate: args.rate,
+        count: args.count,
+        size: args.size,
+        port: args.port,
+        receiver_port: args.receiver_port,
+    };
+    match run(&o, &ctx.signal)? {
+        true => Ok(ExitCode::SUCCESS),
+        false => Ok(ExitCode::from(1)),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -59,7 +101,7 @@ fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBoo
     let mut batch = RecvBatch::new(64, 2048);
     let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
     while !stop.load(Ordering::Relaxed) {
-        let n = batch.recv(sock.as_raw_fd()).unwrap_or(0);
+        let n = batch.recv(sock.as_fd()).unwrap_or(0);
         if n == 0 {
             let _ = sock.peek(&mut [0u8; 1]);
             continue;
@@ -69,7 +111,7 @@ fn receive(sock: UdpSocket, count: u64, seen: Arc<Received>, stop: Arc<AtomicBoo
                 continue;
             };
             seen.total.fetch_add(1, Ordering::Relaxed);
-            let seq = gen::syslog::seq_of(msg).filter(|&s| s < count);
+            let seq = traffic::syslog::seq_of(msg).filter(|&s| s < count);
             match seq.and_then(|s| {
                 marks
                     .get_mut((s / 64) as usize)
@@ -122,7 +164,7 @@ pub fn run(o: &DemoOptions, signal: &AtomicBool) -> Result<bool> {
     let halt = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Received::default());
     let cap_report: Shared<CaptureReport> = Arc::default();
-    let fwd_report: Shared<ForwardReport> = Arc::default();
+    let fwd_report: Shared<Report<ForwardReport>> = Arc::default();
 
     let rx = {
         let (seen, halt, count) = (seen.clone(), halt.clone(), o.count);
@@ -130,7 +172,9 @@ pub fn run(o: &DemoOptions, signal: &AtomicBool) -> Result<bool> {
     };
     let fwd = {
         let (halt, shared) = (halt.clone(), fwd_report.clone());
-        thread::spawn(move || forward::run(&fwd_cfg, &Stop::new(&halt, None), Some(shared), None))
+        thread::spawn(move || {
+            forward_role::run(&fwd_cfg, &Stop::new(&halt, None), Some(shared), None)
+        })
     };
     let ready = Arc::new(AtomicBool::new(false));
     let cap = {
@@ -178,17 +222,17 @@ fn drive(
     signal: &AtomicBool,
     seen: &Received,
     cap: &Shared<CaptureReport>,
-    fwd: &Shared<ForwardReport>,
+    fwd: &Shared<Report<ForwardReport>>,
 ) -> Result<Option<SendReport>> {
     let opts = SendOptions {
         rate: o.rate,
         count: Some(o.count),
-        settings: gen::Settings {
+        settings: traffic::Settings {
             size: Some(o.size),
-            ..gen::Settings::default()
+            ..traffic::Settings::default()
         },
         ..SendOptions::new(
-            gen::GenKind::Syslog,
+            traffic::GenKind::Syslog,
             SocketAddr::from(([127, 0, 0, 1], o.port)),
         )
     };
@@ -232,11 +276,11 @@ fn live_line(
     start: Instant,
     seen: &Received,
     cap: &Shared<CaptureReport>,
-    fwd: &Shared<ForwardReport>,
+    fwd: &Shared<Report<ForwardReport>>,
 ) {
     let c = snapshot(cap);
     let f = snapshot(fwd);
-    let forwarded: u64 = f.destinations.iter().map(|d| d.forwarded).sum();
+    let forwarded: u64 = f.counters.destinations.iter().map(|d| d.forwarded).sum();
     println!(
         " t={:>4.1}s captured={:<9} published={:<9} forwarded={:<9} received={}",
         start.elapsed().as_secs_f64(),
@@ -251,10 +295,10 @@ fn summary(
     o: &DemoOptions,
     sent: &SendReport,
     c: &CaptureReport,
-    f: &ForwardReport,
+    f: &Report<ForwardReport>,
     seen: &Received,
 ) -> bool {
-    let d = f.destinations.first().cloned().unwrap_or_default();
+    let d = f.counters.destinations.first().cloned().unwrap_or_default();
     let unique = seen.unique.load(Ordering::Relaxed);
     let dups = seen.duplicates.load(Ordering::Relaxed);
     println!("demo summary ({:.0} datagrams/s offered):", sent.rate);
@@ -272,7 +316,7 @@ fn summary(
     );
     println!(
         "  forwarded  {:>9}   (refused {}, socket buffer full {}, failed {}, bus gaps {})",
-        d.forwarded, d.refused, d.dropped_full, d.failed, f.bus_gaps
+        d.forwarded, d.refused, d.dropped_full, d.failed, f.bus.bus_gaps
     );
     println!("  received   {:>9}   unique, {} duplicates", unique, dups);
     let lossless = sent.sent == o.count && unique == sent.sent && dups == 0;

@@ -1,7 +1,11 @@
-//! One module per role. Each role runs on the calling thread until `stop` is set (or its source ends) and
-//! returns its final counters.
+//! One module per role, listed once in [`roles!`] below: that line gives the role its subcommand (its
+//! `Args`, with the doc comment as help), dispatches to its `main`, and lets the configuration file hold the
+//! section the role reads by itself (`impl RoleConfig for Args` in the module). A role module holds its flags, how
+//! they fold into the configuration, and its glue; its logic lives in a library crate when it is more than
+//! glue. Each role runs on the calling thread until its stop is requested (or its source ends).
 
 pub mod capture;
+pub mod check_config;
 pub mod decode;
 pub mod demo;
 pub mod forward;
@@ -9,24 +13,57 @@ pub mod send;
 pub mod sink;
 pub mod tap;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
 
-/// When a role should end: on a signal (or the demo's say-so), or after a fixed duration.
-pub struct Stop<'a> {
-    flag: &'a AtomicBool,
-    deadline: Option<Instant>,
+use anyhow::Result;
+use config::{Config, ConfigError};
+
+use crate::context::{Context, RoleConfig};
+
+/// Lists the roles: `Variant => module`, with the subcommand's help as a doc comment.
+macro_rules! roles {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident,)*) => {
+        #[derive(clap::Subcommand, Debug)]
+        pub enum Cmd {
+            $($(#[$doc])* $variant($module::Args),)*
+        }
+
+        impl Cmd {
+            pub fn run(self, ctx: &Context) -> Result<ExitCode> {
+                match self {
+                    $(Cmd::$variant(args) => $module::main(args, ctx),)*
+                }
+            }
+        }
+
+        /// The sections roles read by themselves.
+        pub fn sections() -> Vec<&'static str> {
+            [$(<$module::Args as RoleConfig>::SECTION,)*].into_iter().flatten().collect()
+        }
+
+        /// Every role's check of its own section.
+        pub fn check_sections(cfg: &Config) -> Result<(), ConfigError> {
+            $(<$module::Args as RoleConfig>::check(cfg)?;)*
+            Ok(())
+        }
+    };
 }
 
-impl<'a> Stop<'a> {
-    pub fn new(flag: &'a AtomicBool, duration: Option<Duration>) -> Self {
-        Self {
-            flag,
-            deadline: duration.map(|d| Instant::now() + d),
-        }
-    }
-
-    pub fn requested(&self) -> bool {
-        self.flag.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
+roles! {
+    /// Capture datagrams (live, from a pcap file, or on a UDP socket) and publish them on the bus.
+    Capture => capture,
+    /// Subscribe to the bus and send each datagram to the destinations configured for its kind.
+    Forward => forward,
+    /// Print one JSON line per envelope on the bus (or, with --decode, per decoded record).
+    Tap => tap,
+    /// Decode the datagrams of a pcap file into records: one JSON line each (docs/records.md).
+    Decode => decode,
+    /// Generate test traffic of any kind.
+    Send => send,
+    /// Count what arrives on UDP sockets (a batched-receive collector for tests and benchmarks).
+    Sink => sink,
+    /// All-in-one demo on loopback: sender -> capture on lo -> bus -> forward -> receiver (needs root).
+    Demo => demo,
+    /// Validate a configuration file and exit. Also reads the TLS files it names (CA, certificate, key).
+    CheckConfig => check_config,
 }

@@ -1,20 +1,126 @@
 //! `sekiwake send KIND`: test traffic for every kind, from one or many exporters, paced and batched.
-//! Every datagram is unique (see the `gen` crate), so receivers can count loss; SNMP informs are retried
+//! Every datagram is unique (see the `traffic` crate), so receivers can count loss; SNMP informs are retried
 //! until acknowledged and their acknowledgements counted.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use gen::{Exporter, GenKind, Settings};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
+use traffic::{Exporter, GenKind, Settings};
 use udpio::{send_batch, SendOutcome};
 
-use super::Stop;
+use runtime::Stop;
+
+use crate::cli::resolve;
+use crate::context::{Context, RoleConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// syslog, netflow-v5, netflow-v9, ipfix, sflow, snmptrap-v1, snmptrap-v2c or snmpinform.
+    pub kind: traffic::GenKind,
+    /// HOST:PORT
+    #[arg(long, value_parser = resolve)]
+    pub to: SocketAddr,
+    /// First exporter address; exporter i sends from this address + i (any prefix inside a namespace).
+    #[arg(long)]
+    pub source: Option<std::net::IpAddr>,
+    #[arg(long, default_value_t = 0)]
+    pub source_port: u16,
+    /// Number of exporters (source addresses), used in turn.
+    #[arg(long, default_value_t = 1)]
+    pub exporters: u32,
+    /// Datagrams per second over all exporters (0: as fast as possible).
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// Datagrams to send (default 1000 unless --duration is given).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Seconds to send for.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Syslog message size in bytes (default: a realistic mix of sizes).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Syslog format: rfc3164, rfc5424, cisco or mixed.
+    #[arg(long, default_value = "rfc3164")]
+    pub format: traffic::syslog::Format,
+    /// Target datagram size of flow exports (NetFlow, IPFIX, sFlow).
+    #[arg(long, default_value_t = 1400)]
+    pub bytes: usize,
+    /// NetFlow v9 / IPFIX: resend templates every N datagrams per observation domain.
+    #[arg(long, default_value_t = 100)]
+    pub template_every: u64,
+    /// NetFlow v9 / IPFIX: observation domains per exporter.
+    #[arg(long, default_value_t = 2)]
+    pub domains: u32,
+    #[arg(long, default_value = "public")]
+    pub community: String,
+    /// Datagrams per sendmmsg call.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// SNMP informs: milliseconds to wait for an acknowledgement before a retry.
+    #[arg(long, default_value_t = 1000)]
+    pub inform_timeout_ms: u64,
+    #[arg(long, default_value_t = 2)]
+    pub inform_retries: u32,
+    /// Write the summary as JSON to FILE.
+    #[arg(long = "stats")]
+    pub stats_file: Option<String>,
+}
+
+impl RoleConfig for Args {}
+
+impl Args {
+    pub fn options(&self) -> SendOptions {
+        SendOptions {
+            kind: self.kind,
+            to: self.to,
+            source: self.source,
+            source_port: self.source_port,
+            exporters: self.exporters,
+            rate: self.rate,
+            count: self.count.or(if self.duration.is_none() {
+                Some(1000)
+            } else {
+                None
+            }),
+            duration: self.duration.map(Duration::from_secs_f64),
+            settings: traffic::Settings {
+                seed: self.seed,
+                size: self.size,
+                syslog_format: self.format,
+                template_every: self.template_every,
+                domains: self.domains,
+                target_bytes: self.bytes,
+                community: self.community.clone(),
+            },
+            batch: self.batch,
+            inform_timeout: Duration::from_millis(self.inform_timeout_ms),
+            inform_retries: self.inform_retries,
+            progress: true,
+        }
+    }
+}
+
+pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
+    ctx.refuse_config()?;
+    let r = run(&args.options(), &ctx.stop(None))?;
+    let json = serde_json::to_string(&r)?;
+    eprintln!("send: done: {json}");
+    if let Some(f) = &args.stats_file {
+        std::fs::write(f, json).with_context(|| format!("writing {f}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 #[derive(Debug, Clone)]
 pub struct SendOptions {
@@ -86,7 +192,7 @@ pub struct SendReport {
 /// One exporter: its socket and its generator state.
 struct Source {
     socket: Socket,
-    gen: Exporter,
+    traffic: Exporter,
 }
 
 fn nth_address(base: IpAddr, i: u32) -> IpAddr {
@@ -135,7 +241,7 @@ fn open_source(o: &SendOptions, base: Option<IpAddr>, i: u32) -> Result<Source> 
     };
     Ok(Source {
         socket: s,
-        gen: Exporter::new(o.kind, v4, u64::from(i), &o.settings),
+        traffic: Exporter::new(o.kind, v4, u64::from(i), &o.settings),
     })
 }
 
@@ -172,14 +278,14 @@ impl Informs {
             tries: 1,
             bytes: bytes.to_vec(),
         };
-        self.pending.insert(gen::snmp::request_id(seq), p);
+        self.pending.insert(traffic::snmp::request_id(seq), p);
     }
 
     /// Reads every response waiting on the sources' sockets.
     fn read_acks(&mut self, sources: &[Source]) {
         for s in sources {
             while let Ok(n) = std::io::Read::read(&mut &s.socket, &mut self.buf) {
-                if let Some(id) = gen::snmp::response_request_id(&self.buf[..n]) {
+                if let Some(id) = traffic::snmp::response_request_id(&self.buf[..n]) {
                     if self.pending.remove(&id).is_some() {
                         self.report.acked += 1;
                     }
@@ -203,7 +309,7 @@ impl Informs {
             p.tries += 1;
             p.last_sent = now;
             self.report.retried += 1;
-            let _ = send_batch(sources[p.source].socket.as_raw_fd(), &[&p.bytes]);
+            let _ = send_batch(sources[p.source].socket.as_fd(), &[&p.bytes]);
         }
         for id in gone {
             self.pending.remove(&id);
@@ -245,7 +351,7 @@ pub fn run(o: &SendOptions, stop: &Stop<'_>) -> Result<SendReport> {
         let src = &mut sources[turn];
         let now = capture::now_ns();
         for (i, b) in bufs.iter_mut().take(n).enumerate() {
-            src.gen.next(seq + i as u64, now, &o.settings, b);
+            src.traffic.next(seq + i as u64, now, &o.settings, b);
         }
         let msgs: Vec<&[u8]> = bufs[..n].iter().map(|b| b.as_slice()).collect();
         send_all(&src.socket, &msgs, &mut r);
@@ -312,7 +418,7 @@ pub fn rate(n: u64, d: Duration) -> f64 {
 fn send_all(sock: &Socket, msgs: &[&[u8]], r: &mut SendReport) {
     let mut at = 0;
     while at < msgs.len() {
-        match send_batch(sock.as_raw_fd(), &msgs[at..]) {
+        match send_batch(sock.as_fd(), &msgs[at..]) {
             SendOutcome::Sent(n) => {
                 r.sent += n as u64;
                 r.bytes += msgs[at..at + n].iter().map(|m| m.len() as u64).sum::<u64>();
@@ -382,8 +488,11 @@ mod tests {
                     continue; // drop every fourth: the sender must retry it
                 }
                 let mut resp = buf[..n].to_vec();
-                let pdu = resp.iter().position(|&b| b == 0xa6).unwrap();
-                resp[pdu] = 0xa2;
+                let pdu = resp
+                    .iter()
+                    .position(|&b| b == wire::snmp::ber::tag::INFORM)
+                    .unwrap();
+                resp[pdu] = wire::snmp::ber::tag::RESPONSE;
                 responder.send_to(&resp, from).unwrap();
             }
         });

@@ -2,15 +2,35 @@
 //! Benchmarks and tests measure every system against this same receiver.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use capture::{Body, Listener, Sources};
+use config::Config;
+use runtime::{Reporter, Stop, Summary};
 use serde::Serialize;
 
-use super::Stop;
-use crate::config::Config;
-use crate::metrics::{Reporter, Summary};
+use crate::cli::StatsArgs;
+use crate::context::{Context, RoleConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// ADDR:PORT to receive on (repeatable).
+    #[arg(long, required = true)]
+    pub listen: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+}
+
+impl RoleConfig for Args {}
+
+pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
+    let mut cfg = ctx.load()?;
+    args.stats.apply(&mut cfg);
+    run(&cfg, &args.listen, &ctx.stop(args.stats.duration()), None)?;
+    Ok(ExitCode::SUCCESS)
+}
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SinkReport {

@@ -1,16 +1,75 @@
-//! `sekiwake tap`: one JSON line per envelope on stdout — a person's window on the bus.
+//! `sekiwake tap`: one JSON line per envelope on stdout — a person's window on the bus — or, with
+//! `--decode`, one per record. The smallest subscriber: the skeleton does the bus, tap only prints.
 
 use std::io::Write;
+use std::process::ExitCode;
 
-use anyhow::Result;
-use bus::{Recv, Subscriber};
+use anyhow::{Context as _, Result};
+use bus::subscriber::{self, Delivered, Handler};
+use config::{Config, Endpoint, KindSelector};
 use envelope::{Envelope, FLAG_INFORM, FLAG_REASSEMBLED};
+use records::Printer;
+use runtime::{Reporter, Summary};
 use serde::Serialize;
 use wire::kind::Kind;
 
-use super::decode::Printer;
-use super::Stop;
-use crate::config::DecodeConfig;
+use crate::cli::{RecordArgs, StatsArgs};
+use crate::context::{Context, RoleConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Bus endpoint (repeatable); default: bus.subscribe from the configuration, else bus.publish
+    /// (tcp://127.0.0.1:5556).
+    #[arg(long)]
+    pub subscribe: Vec<Endpoint>,
+    /// Only these kinds (repeatable): a kind, netflow, or all.
+    #[arg(long)]
+    pub kind: Vec<KindSelector>,
+    /// Decode each datagram into records (flows, messages, traps...) instead of printing the envelope.
+    #[arg(long)]
+    pub decode: bool,
+    /// High-water mark of the receive queue, in messages (default: bus.hwm).
+    #[arg(long)]
+    pub hwm: Option<u32>,
+    #[command(flatten)]
+    pub records: RecordArgs,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+}
+
+impl RoleConfig for Args {}
+
+impl Args {
+    pub fn apply(&self, cfg: &mut Config) {
+        if !self.subscribe.is_empty() {
+            cfg.bus.subscribe = self.subscribe.clone();
+        }
+        if cfg.bus.subscribe.is_empty() {
+            cfg.bus.subscribe = vec![cfg.bus.publish.clone()];
+        }
+        if let Some(h) = self.hwm {
+            cfg.bus.hwm = h;
+        }
+        self.records.apply(cfg);
+        self.stats.apply(cfg);
+    }
+}
+
+/// Tap's own counters (the skeleton adds `received`, `bad_envelope`, `bus_gaps`, `publishers`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TapReport {
+    /// Envelopes printed (with --decode: envelopes decoded).
+    pub printed: u64,
+    /// With --decode: what the decoder made of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<records::Stats>,
+}
+
+impl Summary for TapReport {
+    fn line(&self) -> String {
+        format!("printed={}", self.printed)
+    }
+}
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -67,30 +126,45 @@ fn line<'a>(topic: &'a str, e: &'a Envelope<&'a [u8]>) -> Line<'a> {
     }
 }
 
-/// Prints envelopes (or, with a decode configuration, their records) until `stop`. Returns the envelopes seen.
-pub fn run(
-    endpoints: &[String],
-    prefixes: &[String],
-    decode: Option<&DecodeConfig>,
-    stop: &Stop<'_>,
-) -> Result<u64> {
+pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
+    let mut cfg = ctx.load()?;
+    if args.hwm == Some(0) {
+        anyhow::bail!("--hwm 0 would mean no limit: give a number of messages");
+    }
+    args.apply(&mut cfg);
+    let opts = subscriber::Options {
+        endpoints: cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect(),
+        kinds: args.kind.clone(),
+        hwm: cfg.bus.hwm,
+        drain: std::time::Duration::ZERO,
+        reload_on_sighup: false,
+    };
+    let stop = ctx.stop(args.stats.duration());
+    let mut reporter = Reporter::new(&cfg.stats, None);
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::new(stdout.lock());
-    match decode {
-        Some(cfg) => loop_on(endpoints, prefixes, stop, Decoded(Printer::new(cfg, out)?)),
-        None => loop_on(endpoints, prefixes, stop, Raw(out)),
-    }
+    match args.decode {
+        true => {
+            let printer = Printer::new(cfg.decode.options(), out).context("decode.snmp_users")?;
+            subscriber::run(&opts, Tap::new(Decoded(printer)), &stop, &mut reporter)?
+        }
+        false => subscriber::run(&opts, Tap::new(Raw(out)), &stop, &mut reporter)?,
+    };
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What tap does with each envelope.
-trait Sink {
+trait Output {
     fn envelope(&mut self, topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()>;
     fn flush(&mut self) -> std::io::Result<()>;
+    fn records(&self) -> Option<records::Stats> {
+        None
+    }
 }
 
 struct Raw<W: Write>(W);
 
-impl<W: Write> Sink for Raw<W> {
+impl<W: Write> Output for Raw<W> {
     fn envelope(&mut self, topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.0, &line(topic, e))?;
         self.0.write_all(b"\n")
@@ -102,7 +176,7 @@ impl<W: Write> Sink for Raw<W> {
 
 struct Decoded<W: Write>(Printer<W>);
 
-impl<W: Write> Sink for Decoded<W> {
+impl<W: Write> Output for Decoded<W> {
     fn envelope(&mut self, _topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()> {
         let Some(kind) = e.kind() else { return Ok(()) };
         self.0.datagram(&records::Datagram {
@@ -115,39 +189,58 @@ impl<W: Write> Sink for Decoded<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
+    fn records(&self) -> Option<records::Stats> {
+        Some(self.0.stats())
+    }
 }
 
-fn loop_on(
-    endpoints: &[String],
-    prefixes: &[String],
-    stop: &Stop<'_>,
-    mut out: impl Sink,
-) -> Result<u64> {
-    let sub = Subscriber::connect(endpoints, prefixes, 100_000)?;
-    let mut n = 0u64;
-    while !stop.requested() {
-        let m = match sub.recv(100)? {
-            Recv::Message(m) => m,
-            Recv::Malformed => {
-                tracing::warn!("tap: a message that is not two frames");
-                continue;
-            }
-            Recv::Idle => {
-                out.flush()?;
-                continue;
-            }
-        };
-        let topic = String::from_utf8_lossy(&m.topic);
-        match Envelope::new_checked(&m.body[..]) {
-            Ok(e) => {
-                out.envelope(&topic, &e)?;
-                n += 1;
-            }
-            Err(err) => tracing::warn!("tap: bad envelope on {topic}: {err}"),
+struct Tap<O: Output> {
+    out: O,
+    printed: u64,
+}
+
+impl<O: Output> Tap<O> {
+    fn new(out: O) -> Self {
+        Self { out, printed: 0 }
+    }
+}
+
+impl<O: Output> Handler for Tap<O> {
+    type Counters = TapReport;
+    type Error = anyhow::Error;
+
+    fn role(&self) -> &'static str {
+        "tap"
+    }
+
+    fn batch(&mut self, batch: &[Delivered<'_>]) -> Result<()> {
+        for d in batch {
+            self.out
+                .envelope(&String::from_utf8_lossy(d.topic), &d.envelope)
+                .context("writing to stdout")?;
+            self.printed += 1;
+        }
+        Ok(())
+    }
+
+    /// Output is flushed when the bus goes quiet, so a person watching sees every line.
+    fn idle(&mut self) -> Result<()> {
+        self.out.flush().context("writing to stdout")
+    }
+
+    fn counters(&mut self) -> TapReport {
+        TapReport {
+            printed: self.printed,
+            records: self.out.records(),
         }
     }
-    out.flush()?;
-    Ok(n)
+
+    fn close(mut self) -> TapReport {
+        if let Err(e) = self.out.flush() {
+            tracing::warn!("tap: writing to stdout: {e}");
+        }
+        self.counters()
+    }
 }
 
 #[cfg(test)]

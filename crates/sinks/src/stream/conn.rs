@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rustls::ClientConnection;
@@ -129,7 +129,7 @@ impl Conn {
     /// connection failed). When the kernel cannot tell, nothing is released.
     pub fn take_acked(&mut self) -> Acked {
         let mut acked = Acked::default();
-        let Ok(unacked) = udpio::tcp_unacked_bytes(self.sock.as_raw_fd()) else {
+        let Ok(unacked) = unacked_bytes(self.sock.as_fd()) else {
             return acked;
         };
         let through = self.written.saturating_sub(unacked as u64);
@@ -234,6 +234,43 @@ fn read_tls(mut sock: &Socket, tls: &mut ClientConnection) -> io::Result<()> {
     }
 }
 
+/// Bytes written to a TCP socket that the peer has not acknowledged yet (`SIOCOUTQ`: unsent plus sent but
+/// unacknowledged). The kernel keeps answering after the connection failed (reset, peer closed), which is when
+/// a stream sink needs it: `written - unacked_bytes` is how much of the byte stream reached the peer.
+#[allow(unsafe_code)] // neither nix nor socket2 wraps this ioctl
+fn unacked_bytes(sock: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: the borrowed descriptor is open for the call; SIOCOUTQ (== TIOCOUTQ) writes one c_int through
+    // the pointer, which points at a live local.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    usize::try_from(n).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative SIOCOUTQ"))
+}
+
 fn eof(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn unacked_bytes_drain_once_the_peer_acknowledges() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _rx = listener.accept().unwrap();
+        assert_eq!(unacked_bytes(tx.as_fd()).unwrap(), 0);
+        tx.write_all(&[7; 1000]).unwrap();
+        // The peer's kernel acknowledges without the peer reading; loopback takes microseconds.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while unacked_bytes(tx.as_fd()).unwrap() != 0 {
+            assert!(Instant::now() < deadline, "never acknowledged");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }

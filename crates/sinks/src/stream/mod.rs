@@ -72,8 +72,8 @@ pub struct TlsOptions {
 /// Everything a stream sink needs; [`StreamConfig::new`] fills the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamConfig {
-    /// `tcp://HOST:PORT[?framing=lf|octet-counting]` or `tls://HOST:PORT[?framing=...]`.
-    pub destination: String,
+    /// Where to connect, and how messages are framed.
+    pub destination: Destination,
     /// At most this many messages are queued (offered, not yet acknowledged). Default 100 000.
     pub queue_messages: usize,
     /// At most this many framed bytes are queued. Default 64 MiB.
@@ -89,9 +89,14 @@ pub struct StreamConfig {
 }
 
 impl StreamConfig {
-    pub fn new(destination: impl Into<String>) -> Self {
+    /// `tcp://HOST:PORT[?framing=lf|octet-counting]` or `tls://HOST:PORT[?framing=...]`, with defaults.
+    pub fn parse(url: &str) -> Result<Self, StreamError> {
+        Destination::parse(url).map(Self::new)
+    }
+
+    pub fn new(destination: Destination) -> Self {
         Self {
-            destination: destination.into(),
+            destination,
             queue_messages: 100_000,
             queue_bytes: 64 << 20,
             tls: TlsOptions::default(),
@@ -215,7 +220,7 @@ impl StreamSink {
     /// Checks `cfg` (destination syntax, TLS files, server name) and starts the connection thread. The first
     /// connect happens on that thread: an unreachable peer is not a start error (see `stats().last_error`).
     pub fn start(cfg: StreamConfig) -> Result<Self, StreamError> {
-        let destination = Destination::parse(&cfg.destination)?;
+        let destination = cfg.destination.clone();
         let plan = plan(&cfg, &destination)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
@@ -376,28 +381,26 @@ mod tests {
 
     #[test]
     fn start_errors_name_the_problem() {
-        let mut cfg = StreamConfig::new("tls://127.0.0.1:6514");
+        let mut cfg = StreamConfig::parse("tls://127.0.0.1:6514").unwrap();
         cfg.tls.ca_file = Some("/nonexistent/ca.pem".into());
         let e = StreamSink::start(cfg).err().unwrap().to_string();
         assert!(e.contains("CA file /nonexistent/ca.pem"), "{e}");
 
-        let mut cfg = StreamConfig::new("tcp://127.0.0.1:514");
+        let mut cfg = StreamConfig::parse("tcp://127.0.0.1:514").unwrap();
         cfg.tls.ca_file = Some("/etc/hosts".into());
         assert!(matches!(
             StreamSink::start(cfg),
             Err(StreamError::BadConfig(_))
         ));
 
-        let e = StreamSink::start(StreamConfig::new("tcp://no such host:1"))
-            .err()
-            .unwrap();
+        let e = StreamConfig::parse("tcp://no such host:1").unwrap_err();
         assert!(matches!(e, StreamError::BadDestination { .. }), "{e}");
     }
 
     #[test]
     fn bound_in_messages_and_bytes_without_a_peer() {
         // Port 1 on loopback: refused; the sink keeps everything queued up to the bounds.
-        let mut cfg = StreamConfig::new("tcp://127.0.0.1:1");
+        let mut cfg = StreamConfig::parse("tcp://127.0.0.1:1").unwrap();
         cfg.queue_messages = 11;
         cfg.queue_bytes = 1000;
         let sink = StreamSink::start(cfg).unwrap();

@@ -26,8 +26,9 @@ pub enum Protocol {
     Ipfix,
 }
 
-const V9_HEADER: usize = 20;
-const IPFIX_HEADER: usize = 16;
+/// Message header lengths (also what classification checks a datagram against).
+pub(crate) const V9_HEADER: usize = 20;
+pub(crate) const IPFIX_HEADER: usize = 16;
 const SET_HEADER: usize = 4;
 
 /// The message header of a v9 or IPFIX datagram.

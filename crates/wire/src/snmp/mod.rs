@@ -10,14 +10,14 @@
 //! [`MAX_ARCS`] arcs and the bindings at [`MAX_VARBINDS`]; the structure is walked to a fixed depth (no
 //! recursion), and every allocation is a copy of bytes the datagram holds.
 
-mod ber;
+pub mod ber;
 mod oid;
 mod pdu;
 pub mod rewrite;
 mod usm;
 mod v3;
 
-use ber::Reader;
+use ber::{tag, Reader};
 
 use crate::error::WireError;
 pub use oid::{Oid, OidParseError, MAX_ARCS};
@@ -90,10 +90,10 @@ pub struct Message {
 /// v1, v2c and unauthenticated v3).
 pub fn parse(p: &[u8], usm: &mut Usm) -> Result<Message, SnmpError> {
     let mut top = Reader::new(p, 0);
-    let msg = top.expect(ber::SEQUENCE, "snmp: message not a SEQUENCE")?;
+    let msg = top.expect(tag::SEQUENCE, "snmp: message not a SEQUENCE")?;
     top.finish("snmp: bytes after the message")?;
     let mut r = msg.reader();
-    let version = ber::signed(&r.expect(ber::INTEGER, "snmp: version not an INTEGER")?)?;
+    let version = ber::signed(&r.expect(tag::INTEGER, "snmp: version not an INTEGER")?)?;
     match version {
         0 => community(Version::V1, &mut r),
         1 => community(Version::V2c, &mut r),
@@ -103,7 +103,7 @@ pub fn parse(p: &[u8], usm: &mut Usm) -> Result<Message, SnmpError> {
 }
 
 fn community(version: Version, r: &mut Reader) -> Result<Message, SnmpError> {
-    let community = r.expect(ber::OCTET_STRING, "snmp: community not an OCTET STRING")?;
+    let community = r.expect(tag::OCTET_STRING, "snmp: community not an OCTET STRING")?;
     let pdu = Pdu::decode(&r.next()?)?;
     r.finish("snmp: bytes after the PDU")?;
     Ok(Message {

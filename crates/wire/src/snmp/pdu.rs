@@ -2,22 +2,12 @@
 
 use std::net::Ipv4Addr;
 
-use super::ber::{self, Reader, Tlv};
+use super::ber::{self, tag, Reader, Tlv};
 use super::oid::Oid;
 use crate::error::WireError;
 
 /// More variable bindings than any notification carries; a datagram claiming more is rejected.
 pub const MAX_VARBINDS: usize = 1024;
-
-const IP_ADDRESS: u8 = 0x40;
-const COUNTER32: u8 = 0x41;
-const GAUGE32: u8 = 0x42;
-const TIMETICKS: u8 = 0x43;
-const OPAQUE: u8 = 0x44;
-const COUNTER64: u8 = 0x46;
-const NO_SUCH_OBJECT: u8 = 0x80;
-const NO_SUCH_INSTANCE: u8 = 0x81;
-const END_OF_MIB_VIEW: u8 = 0x82;
 
 /// The PDU type, from its context-specific tag. Unknown tags are kept and decoded with the common PDU shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,15 +29,15 @@ pub enum PduKind {
 impl PduKind {
     pub fn from_tag(tag: u8) -> Self {
         match tag {
-            0xa0 => Self::Get,
-            0xa1 => Self::GetNext,
-            0xa2 => Self::Response,
-            0xa3 => Self::Set,
-            0xa4 => Self::TrapV1,
-            0xa5 => Self::GetBulk,
-            0xa6 => Self::Inform,
-            0xa7 => Self::TrapV2,
-            0xa8 => Self::Report,
+            tag::GET => Self::Get,
+            tag::GET_NEXT => Self::GetNext,
+            tag::RESPONSE => Self::Response,
+            tag::SET => Self::Set,
+            tag::TRAP_V1 => Self::TrapV1,
+            tag::GET_BULK => Self::GetBulk,
+            tag::INFORM => Self::Inform,
+            tag::TRAP_V2 => Self::TrapV2,
+            tag::REPORT => Self::Report,
             other => Self::Other(other),
         }
     }
@@ -117,19 +107,19 @@ impl Value {
     fn decode(t: &Tlv) -> Result<Self, WireError> {
         let u32_of = |t: &Tlv| ber::unsigned(t, u32::MAX.into()).map(|v| v as u32);
         Ok(match t.tag {
-            ber::INTEGER => Self::Integer(ber::int32(t)?.into()),
-            ber::OCTET_STRING => Self::OctetString(t.value.to_vec()),
-            ber::NULL => empty(t, Self::Null)?,
-            ber::OBJECT_ID => Self::ObjectId(Oid::decode(t)?),
-            IP_ADDRESS => Self::IpAddress(ipv4(t)?),
-            COUNTER32 => Self::Counter32(u32_of(t)?),
-            GAUGE32 => Self::Gauge32(u32_of(t)?),
-            TIMETICKS => Self::TimeTicks(u32_of(t)?),
-            OPAQUE => Self::Opaque(t.value.to_vec()),
-            COUNTER64 => Self::Counter64(ber::unsigned(t, u64::MAX)?),
-            NO_SUCH_OBJECT => empty(t, Self::NoSuchObject)?,
-            NO_SUCH_INSTANCE => empty(t, Self::NoSuchInstance)?,
-            END_OF_MIB_VIEW => empty(t, Self::EndOfMibView)?,
+            tag::INTEGER => Self::Integer(ber::int32(t)?.into()),
+            tag::OCTET_STRING => Self::OctetString(t.value.to_vec()),
+            tag::NULL => empty(t, Self::Null)?,
+            tag::OBJECT_ID => Self::ObjectId(Oid::decode(t)?),
+            tag::IP_ADDRESS => Self::IpAddress(ipv4(t)?),
+            tag::COUNTER32 => Self::Counter32(u32_of(t)?),
+            tag::GAUGE32 => Self::Gauge32(u32_of(t)?),
+            tag::TIMETICKS => Self::TimeTicks(u32_of(t)?),
+            tag::OPAQUE => Self::Opaque(t.value.to_vec()),
+            tag::COUNTER64 => Self::Counter64(ber::unsigned(t, u64::MAX)?),
+            tag::NO_SUCH_OBJECT => empty(t, Self::NoSuchObject)?,
+            tag::NO_SUCH_INSTANCE => empty(t, Self::NoSuchInstance)?,
+            tag::END_OF_MIB_VIEW => empty(t, Self::EndOfMibView)?,
             tag => Self::Unknown {
                 tag,
                 bytes: t.value.to_vec(),
@@ -155,7 +145,7 @@ fn ipv4(t: &Tlv) -> Result<[u8; 4], WireError> {
 impl Pdu {
     /// Decodes the PDU element `t` (its tag names the kind).
     pub(crate) fn decode(t: &Tlv) -> Result<Self, WireError> {
-        if t.tag & 0xe0 != 0xa0 {
+        if t.tag & tag::CLASS_MASK != tag::PDU_CLASS {
             return Err(t.err("snmp: PDU is not a context-specific constructed element"));
         }
         let kind = PduKind::from_tag(t.tag);
@@ -171,9 +161,9 @@ impl Pdu {
 
 /// request-id, error-status, error-index, variable-bindings.
 fn common(kind: PduKind, r: &mut Reader) -> Result<Pdu, WireError> {
-    let request_id = ber::int32(&r.expect(ber::INTEGER, "snmp: request-id not an INTEGER")?)?;
-    let error_status = ber::int32(&r.expect(ber::INTEGER, "snmp: error-status not an INTEGER")?)?;
-    let error_index = ber::int32(&r.expect(ber::INTEGER, "snmp: error-index not an INTEGER")?)?;
+    let request_id = ber::int32(&r.expect(tag::INTEGER, "snmp: request-id not an INTEGER")?)?;
+    let error_status = ber::int32(&r.expect(tag::INTEGER, "snmp: error-status not an INTEGER")?)?;
+    let error_index = ber::int32(&r.expect(tag::INTEGER, "snmp: error-index not an INTEGER")?)?;
     Ok(Pdu {
         kind,
         request_id: Some(request_id),
@@ -186,12 +176,12 @@ fn common(kind: PduKind, r: &mut Reader) -> Result<Pdu, WireError> {
 
 /// enterprise, agent-addr, generic-trap, specific-trap, time-stamp, variable-bindings.
 fn trap_v1(r: &mut Reader) -> Result<Pdu, WireError> {
-    let enterprise = Oid::decode(&r.expect(ber::OBJECT_ID, "snmp: enterprise not an OID")?)?;
-    let agent_addr = ipv4(&r.expect(IP_ADDRESS, "snmp: agent-addr not an IpAddress")?)?.into();
-    let generic_trap = ber::signed(&r.expect(ber::INTEGER, "snmp: generic-trap not an INTEGER")?)?;
+    let enterprise = Oid::decode(&r.expect(tag::OBJECT_ID, "snmp: enterprise not an OID")?)?;
+    let agent_addr = ipv4(&r.expect(tag::IP_ADDRESS, "snmp: agent-addr not an IpAddress")?)?.into();
+    let generic_trap = ber::signed(&r.expect(tag::INTEGER, "snmp: generic-trap not an INTEGER")?)?;
     let specific_trap =
-        ber::signed(&r.expect(ber::INTEGER, "snmp: specific-trap not an INTEGER")?)?;
-    let ticks = r.expect(TIMETICKS, "snmp: time-stamp not TimeTicks")?;
+        ber::signed(&r.expect(tag::INTEGER, "snmp: specific-trap not an INTEGER")?)?;
+    let ticks = r.expect(tag::TIMETICKS, "snmp: time-stamp not TimeTicks")?;
     let timestamp = ber::unsigned(&ticks, u32::MAX.into())? as u32;
     let v1 = V1Trap {
         enterprise,
@@ -212,7 +202,7 @@ fn trap_v1(r: &mut Reader) -> Result<Pdu, WireError> {
 
 /// The VarBindList: at most [`MAX_VARBINDS`] `SEQUENCE { name, value }`.
 fn varbinds(r: &mut Reader) -> Result<Vec<VarBind>, WireError> {
-    let list = r.expect(ber::SEQUENCE, "snmp: variable-bindings not a SEQUENCE")?;
+    let list = r.expect(tag::SEQUENCE, "snmp: variable-bindings not a SEQUENCE")?;
     let mut items = list.reader();
     let mut out = Vec::new();
     while !items.is_empty() {
@@ -223,7 +213,7 @@ fn varbinds(r: &mut Reader) -> Result<Vec<VarBind>, WireError> {
             ));
         }
         out.push(varbind(&items.expect(
-            ber::SEQUENCE,
+            tag::SEQUENCE,
             "snmp: variable binding not a SEQUENCE",
         )?)?);
     }
@@ -232,7 +222,7 @@ fn varbinds(r: &mut Reader) -> Result<Vec<VarBind>, WireError> {
 
 fn varbind(t: &Tlv) -> Result<VarBind, WireError> {
     let mut r = t.reader();
-    let oid = Oid::decode(&r.expect(ber::OBJECT_ID, "snmp: variable binding name not an OID")?)?;
+    let oid = Oid::decode(&r.expect(tag::OBJECT_ID, "snmp: variable binding name not an OID")?)?;
     let value = Value::decode(&r.next()?)?;
     r.finish("snmp: bytes after a variable binding's value")?;
     Ok(VarBind { oid, value })

@@ -5,14 +5,12 @@
 
 use std::net::Ipv4Addr;
 
+use super::ber::tag::{
+    INFORM, INTEGER, IP_ADDRESS, OBJECT_ID, OCTET_STRING, SEQUENCE, TIMETICKS, TRAP_V1, TRAP_V2,
+};
+use super::ber::write::{self, varbind};
 use super::ber::{self, Reader, Tlv};
 use super::{parse, Usm, Version};
-
-const TRAP_V1: u8 = 0xa4;
-const INFORM: u8 = 0xa6;
-const TRAP_V2: u8 = 0xa7;
-const IP_ADDRESS: u8 = 0x40;
-const TIMETICKS: u8 = 0x43;
 
 const SYS_UPTIME_0: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
 const SNMP_TRAP_OID_0: [u32; 11] = [1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0];
@@ -30,7 +28,7 @@ struct Parts<'a> {
 
 fn parts(p: &[u8]) -> Option<Parts<'_>> {
     let mut top = Reader::new(p, 0);
-    let msg = top.expect(ber::SEQUENCE, "snmp: message").ok()?;
+    let msg = top.expect(SEQUENCE, "snmp: message").ok()?;
     let mut r = msg.reader();
     let version = ber::signed(&r.integer("snmp: version").ok()?).ok()?;
     let community = r.octets("snmp: community").ok()?.value;
@@ -54,30 +52,28 @@ pub fn with_trap_address(p: &[u8], exporter: Ipv4Addr) -> Option<Vec<u8>> {
         .map(|_| r.integer("snmp: pdu field"))
         .collect::<Result<_, _>>()
         .ok()?;
-    let list = r.expect(ber::SEQUENCE, "snmp: varbinds").ok()?;
+    let list = r.expect(SEQUENCE, "snmp: varbinds").ok()?;
     if names(list, &SNMP_TRAP_ADDRESS_0)? {
         return None;
     }
-    let mut vbs = list.value.to_vec();
-    vbs.extend(varbind(
-        &SNMP_TRAP_ADDRESS_0,
-        IP_ADDRESS,
-        &exporter.octets(),
-    ));
-    let fields: Vec<u8> = head
-        .iter()
-        .flat_map(|t| tlv(ber::INTEGER, t.value))
-        .collect();
-    Some(message(1, m.community, m.pdu.tag, &fields, &vbs))
+    let fields = |o: &mut Vec<u8>| head.iter().for_each(|t| write::tlv(o, INTEGER, t.value));
+    let varbinds = |o: &mut Vec<u8>| {
+        o.extend_from_slice(list.value);
+        varbind(o, &SNMP_TRAP_ADDRESS_0, |v| {
+            write::tlv(v, IP_ADDRESS, &exporter.octets())
+        });
+    };
+    Some(message(m.community, m.pdu.tag, fields, varbinds))
 }
 
 /// Whether the varbind list holds `oid` (`None` if it cannot be read).
 fn names(list: Tlv<'_>, oid: &[u32]) -> Option<bool> {
-    let want = encode_oid(oid);
+    let mut want = Vec::new();
+    write::oid_contents(&mut want, oid);
     let mut r = list.reader();
     while !r.is_empty() {
-        let vb = r.expect(ber::SEQUENCE, "snmp: varbind").ok()?;
-        if vb.reader().expect(ber::OBJECT_ID, "snmp: name").ok()?.value == want.as_slice() {
+        let vb = r.expect(SEQUENCE, "snmp: varbind").ok()?;
+        if vb.reader().expect(OBJECT_ID, "snmp: name").ok()?.value == want.as_slice() {
             return Some(true);
         }
     }
@@ -99,96 +95,44 @@ pub fn v1_to_v2c(p: &[u8]) -> Option<Vec<u8>> {
     }
     let mut r = m.pdu.reader();
     (0..5).try_for_each(|_| r.next().map(drop)).ok()?; // enterprise, agent-addr, generic, specific, time-stamp
-    let original = r.expect(ber::SEQUENCE, "snmp: varbinds").ok()?;
-    let mut vbs = varbind(&SYS_UPTIME_0, TIMETICKS, &unsigned(u64::from(v1.timestamp)));
-    vbs.extend(varbind(
-        &SNMP_TRAP_OID_0,
-        ber::OBJECT_ID,
-        &encode_oid(trap_oid.arcs()),
-    ));
-    vbs.extend_from_slice(original.value);
-    vbs.extend(varbind(
-        &SNMP_TRAP_ADDRESS_0,
-        IP_ADDRESS,
-        &v1.agent_addr.octets(),
-    ));
-    vbs.extend(varbind(
-        &SNMP_TRAP_COMMUNITY_0,
-        ber::OCTET_STRING,
-        m.community,
-    ));
-    vbs.extend(varbind(
-        &SNMP_TRAP_ENTERPRISE_0,
-        ber::OBJECT_ID,
-        &encode_oid(v1.enterprise.arcs()),
-    ));
-    let zero = tlv(ber::INTEGER, &[0]);
-    let fields = [zero.clone(), zero.clone(), zero].concat();
-    Some(message(1, m.community, TRAP_V2, &fields, &vbs))
-}
-
-fn message(version: u8, community: &[u8], pdu_tag: u8, fields: &[u8], varbinds: &[u8]) -> Vec<u8> {
-    let pdu = [fields, &tlv(ber::SEQUENCE, varbinds)].concat();
-    let body = [
-        tlv(ber::INTEGER, &[version]),
-        tlv(ber::OCTET_STRING, community),
-        tlv(pdu_tag, &pdu),
-    ]
-    .concat();
-    tlv(ber::SEQUENCE, &body)
-}
-
-fn varbind(oid: &[u32], tag: u8, value: &[u8]) -> Vec<u8> {
-    tlv(
-        ber::SEQUENCE,
-        &[tlv(ber::OBJECT_ID, &encode_oid(oid)), tlv(tag, value)].concat(),
-    )
-}
-
-/// Tag, definite length (short or long form), contents.
-fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    match value.len() {
-        n if n < 0x80 => out.push(n as u8),
-        n => {
-            let bytes = (n as u32).to_be_bytes();
-            let skip = bytes.iter().take_while(|b| **b == 0).count();
-            out.push(0x80 | (4 - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-    }
-    out.extend_from_slice(value);
-    out
-}
-
-/// The contents of an unsigned INTEGER-like value: big-endian, minimal, with a leading zero when the top bit
-/// is set.
-fn unsigned(v: u64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let skip = bytes.iter().take_while(|b| **b == 0).count().min(7);
-    let mut out = bytes[skip..].to_vec();
-    if out[0] & 0x80 != 0 {
-        out.insert(0, 0);
-    }
-    out
-}
-
-/// The contents of an OBJECT IDENTIFIER (at least two arcs, as [`super::Oid`] guarantees).
-fn encode_oid(arcs: &[u32]) -> Vec<u8> {
-    let (first, rest) = match arcs {
-        [a, b, rest @ ..] => (u64::from(*a) * 40 + u64::from(*b), rest),
-        _ => return Vec::new(),
+    let original = r.expect(SEQUENCE, "snmp: varbinds").ok()?;
+    // request-id, error-status and error-index: a translated trap has none to keep (RFC 3584 3.1).
+    let fields = |o: &mut Vec<u8>| (0..3).for_each(|_| write::integer(o, INTEGER, 0));
+    let varbinds = |o: &mut Vec<u8>| {
+        varbind(o, &SYS_UPTIME_0, |v| {
+            write::unsigned(v, TIMETICKS, u64::from(v1.timestamp))
+        });
+        varbind(o, &SNMP_TRAP_OID_0, |v| write::oid(v, trap_oid.arcs()));
+        o.extend_from_slice(original.value);
+        varbind(o, &SNMP_TRAP_ADDRESS_0, |v| {
+            write::tlv(v, IP_ADDRESS, &v1.agent_addr.octets())
+        });
+        varbind(o, &SNMP_TRAP_COMMUNITY_0, |v| {
+            write::tlv(v, OCTET_STRING, m.community)
+        });
+        varbind(o, &SNMP_TRAP_ENTERPRISE_0, |v| {
+            write::oid(v, v1.enterprise.arcs())
+        });
     };
+    Some(message(m.community, TRAP_V2, fields, varbinds))
+}
+
+/// A v2c message: `fields` writes the PDU's fields before the variable bindings, `varbinds` their contents.
+fn message(
+    community: &[u8],
+    pdu_tag: u8,
+    fields: impl FnOnce(&mut Vec<u8>),
+    varbinds: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let mut out = Vec::new();
-    for sub in std::iter::once(first).chain(rest.iter().map(|a| u64::from(*a))) {
-        let mut digits = vec![(sub & 0x7f) as u8];
-        let mut v = sub >> 7;
-        while v > 0 {
-            digits.push(0x80 | (v & 0x7f) as u8);
-            v >>= 7;
-        }
-        out.extend(digits.iter().rev());
-    }
+    write::nested(&mut out, SEQUENCE, |m| {
+        write::integer(m, INTEGER, 1); // version-2c(1)
+        write::tlv(m, OCTET_STRING, community);
+        write::nested(m, pdu_tag, |p| {
+            fields(p);
+            write::nested(p, SEQUENCE, varbinds);
+        });
+    });
     out
 }
 
@@ -271,16 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn long_lengths_and_hostile_input() {
-        let big = vec![b'x'; 300];
-        let t = tlv(ber::OCTET_STRING, &big);
-        assert_eq!(&t[..4], &[0x04, 0x82, 0x01, 0x2c]);
-        assert_eq!(unsigned(0x80), vec![0, 0x80]);
-        assert_eq!(unsigned(0), vec![0]);
-        assert_eq!(
-            encode_oid(&[1, 3, 6, 1, 4, 1, 2636]),
-            vec![0x2b, 6, 1, 4, 1, 0x94, 0x4c]
-        );
+    fn hostile_input() {
         for n in 0..V2.len() {
             let _ = with_trap_address(&V2[..n], Ipv4Addr::LOCALHOST);
             let _ = v1_to_v2c(&V1[..n.min(V1.len())]);

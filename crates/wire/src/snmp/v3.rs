@@ -1,7 +1,7 @@
 //! The SNMPv3 message (RFC 3412 6) with USM security parameters (RFC 3414 2.4): header, authentication,
 //! decryption, scoped PDU.
 
-use super::ber::{self, Reader, Tlv};
+use super::ber::{self, tag, Reader, Tlv};
 use super::pdu::Pdu;
 use super::usm::{Iv, LocalKeys, Usm, MAX_USER_NAME_LEN};
 use super::SnmpError;
@@ -72,12 +72,12 @@ pub(crate) fn decode(
     msg: &[u8],
     usm: &mut Usm,
 ) -> Result<(V3Header, Pdu), SnmpError> {
-    let global = global(&r.expect(ber::SEQUENCE, "snmp: msgGlobalData not a SEQUENCE")?)?;
+    let global = global(&r.expect(tag::SEQUENCE, "snmp: msgGlobalData not a SEQUENCE")?)?;
     if global.model != USM {
         return Err(SnmpError::UnsupportedSecurityModel(global.model));
     }
     let sec = security(&r.expect(
-        ber::OCTET_STRING,
+        tag::OCTET_STRING,
         "snmp: msgSecurityParameters not an OCTET STRING",
     )?)?;
     let data = r.next()?;
@@ -128,7 +128,7 @@ fn level(flags: u8, at: usize) -> Result<SecurityLevel, WireError> {
 
 fn security<'a>(t: &Tlv<'a>) -> Result<Security<'a>, WireError> {
     let mut outer = t.reader();
-    let seq = outer.expect(ber::SEQUENCE, "snmp: UsmSecurityParameters not a SEQUENCE")?;
+    let seq = outer.expect(tag::SEQUENCE, "snmp: UsmSecurityParameters not a SEQUENCE")?;
     outer.finish("snmp: bytes after UsmSecurityParameters")?;
     let mut r = seq.reader();
     let sec = Security {
@@ -178,7 +178,7 @@ fn secured(
 }
 
 fn encrypted(keys: &LocalKeys, sec: &Security, data: &Tlv) -> Result<Scoped, SnmpError> {
-    if data.tag != ber::OCTET_STRING {
+    if data.tag != tag::OCTET_STRING {
         return Err(data.err("snmp: encryptedPDU not an OCTET STRING").into());
     }
     let (boots, time) = (sec.boots, sec.time);
@@ -190,13 +190,13 @@ fn encrypted(keys: &LocalKeys, sec: &Security, data: &Tlv) -> Result<Scoped, Snm
 /// padding. A first element that is not a well-formed SEQUENCE means the key was wrong.
 fn decrypted(plain: &[u8], at: usize) -> Result<Scoped, SnmpError> {
     let seq = Reader::new(plain, at)
-        .expect(ber::SEQUENCE, "snmp: decrypted data not a SEQUENCE")
+        .expect(tag::SEQUENCE, "snmp: decrypted data not a SEQUENCE")
         .map_err(|_| SnmpError::DecryptionFailed)?;
     Ok(scoped(&seq)?)
 }
 
 fn plaintext(data: &Tlv) -> Result<Scoped, WireError> {
-    if data.tag != ber::SEQUENCE {
+    if data.tag != tag::SEQUENCE {
         return Err(data.err("snmp: plaintext ScopedPDU not a SEQUENCE"));
     }
     scoped(data)
@@ -205,10 +205,10 @@ fn plaintext(data: &Tlv) -> Result<Scoped, WireError> {
 fn scoped(t: &Tlv) -> Result<Scoped, WireError> {
     let mut r = t.reader();
     let engine = r.expect(
-        ber::OCTET_STRING,
+        tag::OCTET_STRING,
         "snmp: contextEngineID not an OCTET STRING",
     )?;
-    let name = r.expect(ber::OCTET_STRING, "snmp: contextName not an OCTET STRING")?;
+    let name = r.expect(tag::OCTET_STRING, "snmp: contextName not an OCTET STRING")?;
     let pdu = Pdu::decode(&r.next()?)?;
     r.finish("snmp: bytes after the scoped PDU")?;
     Ok(Scoped {

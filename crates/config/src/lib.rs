@@ -1,0 +1,682 @@
+//! The TOML configuration shared by every role. Parsed and validated once: every value that reaches a role
+//! is already of a type that cannot hold a bad value. Errors name the file, the line and the key.
+//! This crate knows the sections and their rules, nothing of the roles that read them.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Deserialize;
+use wire::classify::Classifier;
+use wire::kind::Family;
+
+pub use envelope::KindSelector;
+pub use runtime::StatsConfig;
+
+mod error;
+mod forward;
+mod sections;
+
+pub use error::ConfigError;
+use error::{find_key_line, nth_line, toml_error};
+pub use forward::*;
+
+pub const DEFAULT_PUBLISH: &str = "tcp://127.0.0.1:5556";
+
+/// The file's sections. The ones here are shared by several roles; a role may read a section of its own
+/// with [`Config::section`], named when the file is loaded ([`Config::load_with`]). Any other top-level key
+/// is refused.
+#[derive(Debug, Default, Deserialize)]
+pub struct Config {
+    #[serde(default)]
+    pub capture: CaptureConfig,
+    #[serde(default)]
+    pub bus: BusConfig,
+    #[serde(default)]
+    pub forward: ForwardConfig,
+    #[serde(default)]
+    pub stats: StatsConfig,
+    #[serde(default)]
+    pub decode: DecodeConfig,
+    /// The text the configuration was read from, for the sections roles read themselves.
+    #[serde(skip)]
+    source: Option<sections::Source>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interfaces to capture on (`lo`, `eth0`, `any`).
+    pub interfaces: Vec<String>,
+    /// A pcap/pcapng file to replay instead of live capture.
+    pub pcap: Option<String>,
+    /// Replay the file at its recorded pace.
+    pub pace: bool,
+    /// UDP listener addresses (sekiwake as the collector's address).
+    pub listen: Vec<SocketAddr>,
+    /// Ports per family; a family given here replaces its default ports.
+    pub ports: BTreeMap<FamilyName, Vec<Port>>,
+    /// Source ports whose datagrams are never published (a forwarder's own output).
+    pub ignore_source_ports: Vec<u16>,
+    /// libpcap kernel buffer per interface, in MiB.
+    pub buffer_mib: u32,
+    /// Bytes captured per frame. In immediate mode the kernel ring holds `buffer / min(snaplen, MTU)` frames,
+    /// so on `lo` (MTU 64 KiB) a smaller snaplen holds many more; longer frames are counted as `truncated`.
+    pub snaplen: u32,
+    /// libpcap immediate mode (default): each packet handed over as it arrives. `false` lets the kernel batch
+    /// packets into blocks handed over when full or after `block_timeout_ms`: fewer wake-ups, less CPU and a
+    /// denser ring, at up to that much added latency.
+    pub immediate: bool,
+    pub block_timeout_ms: u32,
+    pub defrag: DefragSection,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            interfaces: Vec::new(),
+            pcap: None,
+            pace: false,
+            listen: Vec::new(),
+            ports: BTreeMap::new(),
+            ignore_source_ports: vec![DEFAULT_GUARD_PORT],
+            buffer_mib: 64,
+            snaplen: 65535,
+            immediate: true,
+            block_timeout_ms: 2,
+            defrag: DefragSection::default(),
+        }
+    }
+}
+
+/// IP reassembly limits; an absent key keeps the reassembler's own default (docs/ARCHITECTURE.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefragSection {
+    /// Bytes of fragments held at most (default 32 MiB).
+    pub max_bytes: Option<usize>,
+    /// Incomplete datagrams held at most (default 8192).
+    pub max_datagrams: Option<usize>,
+    /// Seconds an incomplete datagram is kept (default 30).
+    pub timeout_secs: Option<u32>,
+}
+
+impl CaptureConfig {
+    /// The port table: defaults, with every family named in the configuration replaced by its ports there.
+    pub fn classifier(&self) -> Classifier {
+        let mut c = Classifier::empty();
+        for f in Family::ALL {
+            let configured = self.ports.iter().find(|(name, _)| name.family() == f);
+            match configured {
+                Some((_, ports)) => ports.iter().for_each(|p| c.set(p.0, f)),
+                None => f.default_ports().iter().for_each(|&p| c.set(p, f)),
+            }
+        }
+        c
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// Where capture publishes.
+    pub publish: Endpoint,
+    /// Where subscribers (forward, tap) connect.
+    pub subscribe: Vec<Endpoint>,
+    /// High-water mark, in messages per subscriber: past it, capture drops and counts.
+    pub hwm: u32,
+    /// Publisher id in every envelope (default: random per process).
+    pub publisher_id: Option<u64>,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            publish: Endpoint(DEFAULT_PUBLISH.into()),
+            subscribe: Vec::new(),
+            hwm: 100_000,
+            publisher_id: None,
+        }
+    }
+}
+
+/// Record decoding (`sekiwake decode`, `sekiwake tap --decode`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// Print NetFlow v9 / IPFIX templates as records of their own (`record` = `template`).
+    pub templates: bool,
+    /// Templates held at most over all exporters; the least recently refreshed one makes room.
+    pub max_templates: usize,
+    /// A template not refreshed for this many seconds is forgotten.
+    pub template_expiry_secs: u64,
+    /// SNMPv3 users: their authenticated (and encrypted) traps and informs are decoded.
+    pub snmp_users: Vec<SnmpUser>,
+}
+
+/// One SNMPv3 (USM) user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpUser {
+    pub name: String,
+    /// `sha` (HMAC-SHA-96) or `md5` (HMAC-MD5-96); with `auth_password`.
+    pub auth_protocol: Option<AuthName>,
+    pub auth_password: Option<String>,
+    /// `aes` (AES-128-CFB); with `priv_password`, and only with authentication.
+    pub priv_protocol: Option<PrivName>,
+    pub priv_password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthName {
+    Sha,
+    Md5,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivName {
+    Aes,
+}
+
+impl SnmpUser {
+    /// The USM user, or what is missing.
+    pub fn usm(&self) -> Result<wire::snmp::UsmUser, String> {
+        use wire::snmp::{AuthProtocol, PrivProtocol};
+        let auth = match (self.auth_protocol, &self.auth_password) {
+            (None, None) => None,
+            (Some(p), Some(pw)) => Some((
+                match p {
+                    AuthName::Sha => AuthProtocol::HmacSha,
+                    AuthName::Md5 => AuthProtocol::HmacMd5,
+                },
+                pw.clone().into_bytes(),
+            )),
+            _ => return Err("auth_protocol and auth_password go together".into()),
+        };
+        let privacy = match (self.priv_protocol, &self.priv_password) {
+            (None, None) => None,
+            (Some(PrivName::Aes), Some(pw)) => {
+                Some((PrivProtocol::Aes128Cfb, pw.clone().into_bytes()))
+            }
+            _ => return Err("priv_protocol and priv_password go together".into()),
+        };
+        Ok(wire::snmp::UsmUser {
+            name: self.name.clone().into_bytes(),
+            auth,
+            privacy,
+        })
+    }
+
+    /// `NAME[:sha|md5:AUTHPASS[:aes:PRIVPASS]]`, for the command line.
+    pub fn parse_flag(s: &str) -> Result<SnmpUser, String> {
+        let parts: Vec<&str> = s.splitn(5, ':').collect();
+        let word = |i: usize| parts.get(i).map(|p| p.to_string());
+        let proto = |i: usize| parts.get(i).map(|p| p.to_ascii_lowercase());
+        let auth_protocol = match proto(1).as_deref() {
+            None => None,
+            Some("sha") => Some(AuthName::Sha),
+            Some("md5") => Some(AuthName::Md5),
+            Some(o) => return Err(format!("`{o}` is not an auth protocol (sha, md5)")),
+        };
+        let priv_protocol = match proto(3).as_deref() {
+            None => None,
+            Some("aes") => Some(PrivName::Aes),
+            Some(o) => return Err(format!("`{o}` is not a privacy protocol (aes)")),
+        };
+        let u = SnmpUser {
+            name: parts[0].to_owned(),
+            auth_protocol,
+            auth_password: word(2),
+            priv_protocol,
+            priv_password: word(4),
+        };
+        u.usm()?;
+        Ok(u)
+    }
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        let l = wire::netflow::cache::Limits::default();
+        Self {
+            templates: false,
+            max_templates: l.max_templates,
+            template_expiry_secs: l.expiry_secs,
+            snmp_users: Vec::new(),
+        }
+    }
+}
+
+impl DecodeConfig {
+    /// The decoder's options. Users were checked when the configuration was read.
+    pub fn options(&self) -> records::Options {
+        records::Options {
+            snmp_users: self
+                .snmp_users
+                .iter()
+                .filter_map(|u| u.usm().ok())
+                .collect(),
+            templates: self.templates,
+            limits: wire::netflow::cache::Limits {
+                max_templates: self.max_templates,
+                expiry_secs: self.template_expiry_secs,
+            },
+        }
+    }
+}
+
+/// A bus endpoint: `tcp://HOST:PORT` or `ipc://PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Endpoint(pub String);
+
+impl TryFrom<String> for Endpoint {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let tcp_ok = |r: &str| {
+            r.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && (port == "*" || port.parse::<u16>().is_ok_and(|p| p > 0))
+            })
+        };
+        let ok = s.strip_prefix("tcp://").is_some_and(tcp_ok)
+            || s.strip_prefix("ipc://").is_some_and(|r| !r.is_empty());
+        if ok {
+            Ok(Endpoint(s))
+        } else {
+            Err(format!(
+                "`{s}` is not a bus endpoint (tcp://HOST:PORT or ipc://PATH)"
+            ))
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Endpoint::try_from(s.to_owned())
+    }
+}
+
+/// A family name as used in `[capture.ports]` and `--port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FamilyName(pub u8);
+
+impl FamilyName {
+    pub fn family(self) -> Family {
+        Family::ALL[usize::from(self.0)]
+    }
+}
+
+impl TryFrom<String> for FamilyName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Family::ALL
+            .iter()
+            .position(|f| f.name() == s)
+            .map(|i| FamilyName(i as u8))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
+                format!("`{s}` is not a port kind ({})", names.join(", "))
+            })
+    }
+}
+
+/// A UDP port, 1..=65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u32")]
+pub struct Port(pub u16);
+
+impl TryFrom<u32> for Port {
+    type Error = String;
+    fn try_from(p: u32) -> Result<Self, String> {
+        match u16::try_from(p) {
+            Ok(p) if p > 0 => Ok(Port(p)),
+            _ => Err(format!("{p} is not a port (1..65535)")),
+        }
+    }
+}
+
+/// `KIND=PORT`, as given to `capture --port`.
+pub fn parse_port(s: &str) -> Result<(FamilyName, Port), String> {
+    let (kind, port) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected KIND=PORT"))?;
+    let port: u32 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port"))?;
+    Ok((
+        FamilyName::try_from(kind.to_owned())?,
+        Port::try_from(port)?,
+    ))
+}
+
+impl Config {
+    /// Loads a file that holds only the shared sections.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, &[])
+    }
+
+    /// Loads a file that may also hold the sections named in `role_sections`.
+    pub fn load_with(path: &Path, role_sections: &[&str]) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            key: "-".into(),
+            message: e.to_string(),
+        })?;
+        Self::parse_with(&file, &text, role_sections)
+    }
+
+    /// What only this host can tell, for `check-config`: the files the configuration names (TLS CA, client
+    /// certificate and key) can be read. `path` is the file `self` was loaded from (for the line numbers).
+    pub fn check_files(&self, path: &Path) -> Result<(), ConfigError> {
+        let Err(p) = self.forward.check_files() else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        Err(ConfigError {
+            file: path.display().to_string(),
+            line: nth_line(&text, &p.needle, 1),
+            key: p.key,
+            message: p.message,
+        })
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        Self::parse_with(file, text, &[])
+    }
+
+    pub fn parse_with(
+        file: &str,
+        text: &str,
+        role_sections: &[&str],
+    ) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let mut cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            toml_error(file, text, key, e.into_inner())
+        })?;
+        sections::only_known(file, text, role_sections)?;
+        cfg.check(file, text)?;
+        cfg.source = Some(sections::Source::new(file, text));
+        Ok(cfg)
+    }
+
+    /// A role's own section, `[name]`: its defaults when absent. Errors name the file, line and key.
+    pub fn section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, ConfigError> {
+        match &self.source {
+            Some(src) => sections::read(src, name),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// Rules that span several values, or that serde alone cannot say.
+    fn check(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let fail = |key: String, needle: &str, message: String| ConfigError {
+            file: file.to_owned(),
+            line: find_key_line(text, needle),
+            key,
+            message,
+        };
+        let c = &self.capture;
+        if c.pcap.is_some() && (!c.interfaces.is_empty() || !c.listen.is_empty()) {
+            let m = "a pcap file replay cannot be combined with interfaces or listeners".to_owned();
+            return Err(fail("capture.pcap".into(), "pcap", m));
+        }
+        if !c.ports.is_empty() && c.classifier().watched().next().is_none() {
+            return Err(fail(
+                "capture.ports".into(),
+                "[capture.ports]",
+                "no port is watched".into(),
+            ));
+        }
+        for (i, u) in self.decode.snmp_users.iter().enumerate() {
+            let checked = u.usm().and_then(|one| {
+                wire::snmp::Usm::new(vec![one])
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            checked.map_err(|message| ConfigError {
+                file: file.to_owned(),
+                line: nth_line(text, "[[decode.snmp_users]]", i + 1),
+                key: format!("decode.snmp_users[{i}]"),
+                message,
+            })?;
+        }
+        if let Err(e) = wire::snmp::Usm::new(self.decode.options().snmp_users) {
+            return Err(fail(
+                "decode.snmp_users".into(),
+                "[[decode.snmp_users]]",
+                e.to_string(),
+            ));
+        }
+        if self.decode.max_templates == 0 {
+            let m =
+                "at least one template must fit, or no v9/IPFIX flow could be decoded".to_owned();
+            return Err(fail("decode.max_templates".into(), "max_templates", m));
+        }
+        if self.bus.hwm == 0 {
+            let m = "0 means no limit in ZeroMQ: capture could never drop and its memory would grow without bound"
+                .to_owned();
+            return Err(fail("bus.hwm".into(), "hwm", m));
+        }
+        self.forward.check().map_err(|p| ConfigError {
+            line: match p.occurrence {
+                1 => find_key_line(text, &p.needle).or_else(|| nth_line(text, &p.needle, 1)),
+                n => nth_line(text, &p.needle, n),
+            },
+            ..fail(p.key, "", p.message)
+        })?;
+        self.check_loop_guard(file, text)
+    }
+
+    /// A file that configures both capture and forward describes one host: forward's source port must be one
+    /// capture ignores, or what forward sends would be captured again.
+    fn check_loop_guard(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let same_host = !self.capture.interfaces.is_empty() && !self.forward.destination.is_empty();
+        let port = self.forward.source_port;
+        if same_host && (port == 0 || !self.capture.ignore_source_ports.contains(&port)) {
+            return Err(ConfigError {
+                file: file.to_owned(),
+                line: find_key_line(text, "source_port"),
+                key: "forward.source_port".into(),
+                message: format!(
+                    "{port} is not in capture.ignore_source_ports: capture would publish what forward sends (a loop)"
+                ),
+            });
+        }
+        self.check_spoof_loop(file, text)
+    }
+
+    /// Spoofed datagrams carry the exporter's source port, not the loop guard's: on one host, capture must not
+    /// watch the port a spoofed destination receives on.
+    fn check_spoof_loop(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        if self.capture.interfaces.is_empty() {
+            return Ok(());
+        }
+        let watched = self.capture.classifier();
+        for (i, d) in self.forward.destination.iter().enumerate() {
+            if let Scheme::Spoof { addr: a, .. } = d.url.scheme {
+                if watched.family(a.port()).is_some() {
+                    return Err(ConfigError {
+                        file: file.to_owned(),
+                        line: nth_line(text, &d.url.text, 1),
+                        key: format!("forward.destination[{i}].url"),
+                        message: format!(
+                            "port {} is captured on this host: spoofed datagrams sent there would be captured again (a loop)",
+                            a.port()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_configs_parse() {
+        for f in ["all-in-one.toml", "capture.toml", "forward.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples")
+                .join(f);
+            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse("x.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = err("[capture]\ninterfaces = [\"lo\"]\nbogus = 1\n");
+        assert!(
+            e.starts_with("x.toml:3: key `capture") && e.contains("bogus"),
+            "{e}"
+        );
+        let e = err("[bus]\n\npublish = \"http://x\"\n");
+        assert!(
+            e.starts_with("x.toml:3: key `bus.publish`") && e.contains("not a bus endpoint"),
+            "{e}"
+        );
+        let e = err("[capture.ports]\nsyslog = [70000]\n");
+        assert!(
+            e.starts_with("x.toml:2: key `capture.ports.syslog") && e.contains("not a port"),
+            "{e}"
+        );
+        let e = err("[capture.ports]\nsyslg = [514]\n");
+        assert!(
+            e.starts_with("x.toml:2:") && e.contains("not a port kind"),
+            "{e}"
+        );
+        let e = err("[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"sylog\"]\n");
+        assert!(
+            e.starts_with("x.toml:3: key `forward.destination[0].kinds"),
+            "{e}"
+        );
+        for bad in [
+            "tcp://127.0.0.1:notaport",
+            "tcp://:5556",
+            "tcp://127.0.0.1:0",
+            "ipc://",
+            "tcp://host",
+        ] {
+            let e = err(&format!("[bus]\npublish = \"{bad}\"\n"));
+            assert!(e.starts_with("x.toml:2: key `bus.publish`"), "{bad}: {e}");
+        }
+        let e = err("[bus]\nhwm = \"many\"\n");
+        assert!(e.starts_with("x.toml:2: key `bus.hwm`"), "{e}");
+        let dup = "[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"all\"]\n\
+                   [[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"syslog\"]\n";
+        assert!(
+            err(dup).starts_with("x.toml:5: key `forward.destination[1].url`"),
+            "{}",
+            err(dup)
+        );
+        let e = err("[bus]\nhwm = 0\n");
+        assert!(e.starts_with("x.toml:2: key `bus.hwm`"), "{e}");
+        let e = err("[capture]\npcap = \"f.pcap\"\ninterfaces = [\"lo\"]\n");
+        assert!(e.starts_with("x.toml:2: key `capture.pcap`"), "{e}");
+        let e = err(
+            "[capture.ports]\nsyslog = []\nnetflow = []\nipfix = []\nsflow = []\nsnmptrap = []\n",
+        );
+        assert!(
+            e.starts_with("x.toml:1: key `capture.ports`: no port"),
+            "{e}"
+        );
+        let e = err("[[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = []\n");
+        assert!(
+            e.starts_with("x.toml:2: key `forward.destination[0].kinds`: no `kinds` and no rule"),
+            "{e}"
+        );
+        let looped = "[capture]\ninterfaces = [\"lo\"]\n[forward]\nsource_port = 0\n\
+                      [[forward.destination]]\nurl = \"udp://127.0.0.1:9\"\nkinds = [\"all\"]\n";
+        assert!(
+            err(looped).starts_with("x.toml:4: key `forward.source_port`"),
+            "{}",
+            err(looped)
+        );
+    }
+
+    #[test]
+    fn flags_parse_like_the_file() {
+        use wire::kind::Kind;
+        let d = parse_to("netflow=udp://[::1]:2055").unwrap();
+        assert_eq!(d.url.scheme, Scheme::Udp("[::1]:2055".parse().unwrap()));
+        assert!(d.kinds[0].matches(Some(Kind::NetflowV9)));
+        assert!(!d.kinds[0].matches(Some(Kind::Ipfix)));
+        assert!(parse_to("syslog=tcp://127.0.0.1:1").is_ok());
+        assert!(parse_to("syslog=ftp://127.0.0.1:1").is_err());
+        assert!(parse_to("syslog").is_err());
+        assert_eq!(parse_port("sflow=6343").unwrap().1, Port(6343));
+        assert!(parse_port("sflow=0").is_err());
+        assert!(parse_port("netflow-v9=1").is_err());
+        assert!(KindSelector::All.matches(None));
+        assert!(!KindSelector::One(Kind::Syslog).matches(None));
+    }
+
+    #[test]
+    fn check_files_names_a_missing_tls_file() {
+        let dir = std::env::temp_dir().join(format!("sekiwake-check-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "not looked into").unwrap();
+        let conf = dir.join("f.toml");
+        let text = |key: &str| {
+            format!(
+                "[[forward.destination]]\nurl = \"tls://127.0.0.1:6514\"\nkinds = [\"syslog\"]\n\
+                 tls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{key}\"\n",
+                ca.display(),
+                ca.display()
+            )
+        };
+        std::fs::write(&conf, text(&ca.display().to_string())).unwrap();
+        let cfg = Config::load(&conf).unwrap();
+        assert!(cfg.check_files(&conf).is_ok());
+        std::fs::write(&conf, text("/nonexistent/client.key")).unwrap();
+        let cfg = Config::load(&conf).unwrap();
+        let e = cfg.check_files(&conf).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        let want = "f.toml:6: key `forward.destination[0].tls_key`: client key file /nonexistent/client.key:";
+        assert!(e.contains(want), "{e}");
+    }
+
+    #[test]
+    fn spoofing_to_a_captured_port_on_one_host_is_a_loop() {
+        let text = "[capture]\ninterfaces = [\"lo\"]\n[capture.ports]\nsyslog = [15514]\n\
+                    [[forward.destination]]\nurl = \"udp://127.0.0.1:15514?spoof\"\nkinds = [\"syslog\"]\n";
+        let e = Config::parse("x.toml", text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.toml:6: key `forward.destination[0].url`: port 15514 is captured"),
+            "{e}"
+        );
+        let elsewhere = text.replace("15514?spoof", "15515?spoof");
+        assert!(Config::parse("x.toml", &elsewhere).is_ok());
+    }
+
+    #[test]
+    fn stream_destinations_take_syslog_only() {
+        let text =
+            "[[forward.destination]]\nurl = \"tcp://127.0.0.1:6514\"\nkinds = [\"netflow\"]\n";
+        let e = Config::parse("x.toml", text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.toml:3: key `forward.destination[0].kinds`: tcp:// and tls://"),
+            "{e}"
+        );
+        assert!(Config::parse("x.toml", &text.replace("netflow", "syslog")).is_ok());
+    }
+}

@@ -1,0 +1,380 @@
+//! One destination at run time: its sink (plain UDP, spoofed UDP, TCP/TLS stream), its 1-in-N sampler, the
+//! datagrams queued for it this round, and its counters.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use config::{Destination, Transport};
+use sinks::spoof::{SpoofError, SpoofSink};
+use sinks::stream::{StreamError, StreamSink, StreamStats};
+use sinks::udp::UdpSink;
+use sinks::SinkStats;
+
+use crate::report::DestinationReport;
+
+/// A UDP destination that refused a datagram counts as down this long (then it is tried again).
+pub const DOWN_AFTER_REFUSAL: Duration = Duration::from_secs(2);
+
+/// How long a stream destination may take at exit to deliver what it holds.
+pub const STREAM_DRAIN: Duration = Duration::from_secs(2);
+
+/// How often an unreachable UDP destination's socket is tried again.
+pub const RETRY_UNREACHABLE: Duration = Duration::from_secs(2);
+
+/// Why a destination's sink could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Udp(#[from] std::io::Error),
+    #[error("{0}")]
+    Spoof(#[from] SpoofError),
+    #[error("{0}")]
+    Stream(#[from] StreamError),
+    #[error("{0}")]
+    Settings(String),
+}
+
+impl OpenError {
+    /// Whether opening failed for want of a route or an address (worth retrying), not for a setting.
+    fn unreachable(&self) -> bool {
+        let io = match self {
+            OpenError::Udp(io) | OpenError::Spoof(SpoofError::Io(io)) => io,
+            _ => return false,
+        };
+        let no_route = [
+            libc::ENETUNREACH,
+            libc::EHOSTUNREACH,
+            libc::ENETDOWN,
+            libc::EADDRNOTAVAIL,
+        ];
+        io.raw_os_error().is_some_and(|n| no_route.contains(&n))
+    }
+}
+
+/// What forward asks of a destination's sink, whatever its scheme.
+trait Outlet: Send {
+    /// Sends (or queues) one round's datagrams, each with its original sender.
+    fn send(&mut self, items: &[(SocketAddr, &[u8])]);
+    /// Whether the sink can tell it is reachable (a stream's connection); `None`: judge by refusals.
+    fn up(&self) -> Option<bool> {
+        None
+    }
+    /// Datagrams the destination refused so far (UDP: ICMP unreachable).
+    fn refused(&self) -> u64 {
+        0
+    }
+    /// Only syslog fits (TCP/TLS carry syslog frames).
+    fn syslog_only(&self) -> bool {
+        false
+    }
+    /// Writes the sink's own counters into the report.
+    fn counters(&self, r: &mut DestinationReport);
+    /// A stand-in for a sink that could not be opened: the real one once it can be (and what the stand-in
+    /// failed meanwhile).
+    fn reopen(&mut self) -> Option<(Box<dyn Outlet>, u64)> {
+        None
+    }
+    /// Delivers what it holds (or gives up after [`STREAM_DRAIN`]), then writes its final counters.
+    fn close(self: Box<Self>, r: &mut DestinationReport) {
+        self.counters(r);
+    }
+}
+
+fn datagram_counters(s: &SinkStats, r: &mut DestinationReport) {
+    (r.forwarded, r.refused, r.dropped_full, r.wrong_family) =
+        (s.forwarded, s.refused, s.dropped_full, s.wrong_family);
+    r.failed = s.failed + r.failed_while_unreachable;
+}
+
+impl Outlet for UdpSink {
+    fn send(&mut self, items: &[(SocketAddr, &[u8])]) {
+        let payloads: Vec<&[u8]> = items.iter().map(|(_, p)| *p).collect();
+        UdpSink::send(self, &payloads);
+    }
+    fn refused(&self) -> u64 {
+        self.stats().refused
+    }
+    fn counters(&self, r: &mut DestinationReport) {
+        datagram_counters(&self.stats(), r);
+    }
+}
+
+impl Outlet for SpoofSink {
+    fn send(&mut self, items: &[(SocketAddr, &[u8])]) {
+        SpoofSink::send(self, items);
+    }
+    fn refused(&self) -> u64 {
+        self.stats().refused
+    }
+    fn counters(&self, r: &mut DestinationReport) {
+        datagram_counters(&self.stats(), r);
+    }
+}
+
+impl Outlet for StreamSink {
+    fn send(&mut self, items: &[(SocketAddr, &[u8])]) {
+        for (_, p) in items {
+            let _ = self.offer(p); // a refusal is counted by the sink
+        }
+    }
+    fn up(&self) -> Option<bool> {
+        Some(self.stats().connected)
+    }
+    fn syslog_only(&self) -> bool {
+        true
+    }
+    fn counters(&self, r: &mut DestinationReport) {
+        stream_counters(r, &self.stats());
+    }
+    fn close(self: Box<Self>, r: &mut DestinationReport) {
+        stream_counters(r, &self.shutdown(STREAM_DRAIN));
+    }
+}
+
+/// A UDP destination with no route at start (or after a reload): its datagrams count as `failed` and the
+/// socket is tried again every [`RETRY_UNREACHABLE`], so one network that is down stops nothing else.
+struct Unreachable {
+    transport: Transport,
+    source_port: u16,
+    last_try: Instant,
+    error: String,
+    failed: u64,
+}
+
+impl Outlet for Unreachable {
+    fn send(&mut self, items: &[(SocketAddr, &[u8])]) {
+        self.failed += items.len() as u64;
+    }
+    fn up(&self) -> Option<bool> {
+        Some(false)
+    }
+    fn counters(&self, r: &mut DestinationReport) {
+        r.failed = r.failed_while_unreachable + self.failed;
+        r.last_error = Some(self.error.clone());
+    }
+    fn reopen(&mut self) -> Option<(Box<dyn Outlet>, u64)> {
+        if self.last_try.elapsed() < RETRY_UNREACHABLE {
+            return None;
+        }
+        self.last_try = Instant::now();
+        match open_sink(&self.transport, self.source_port) {
+            Ok(sink) => Some((sink, std::mem::take(&mut self.failed))),
+            Err(e) => {
+                self.error = e.to_string();
+                None
+            }
+        }
+    }
+}
+
+/// What a destination changes in the datagrams it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rewrite {
+    pub tag: bool,
+    pub v1_to_v2c: bool,
+}
+
+impl Rewrite {
+    pub fn any(self) -> bool {
+        self.tag || self.v1_to_v2c
+    }
+
+    /// The rewritten datagram, or `None` to send it as it is.
+    pub fn apply(
+        self,
+        kind: Option<wire::kind::Kind>,
+        exporter: std::net::IpAddr,
+        p: &[u8],
+    ) -> Option<Vec<u8>> {
+        use wire::kind::Kind;
+        use wire::snmp::rewrite;
+        let v4 = match exporter.to_canonical() {
+            std::net::IpAddr::V4(a) => Some(a),
+            std::net::IpAddr::V6(_) => None,
+        };
+        match kind {
+            Some(Kind::Syslog) if self.tag => wire::syslog::with_origin(p, exporter),
+            Some(Kind::Snmptrap) => {
+                let converted = self.v1_to_v2c.then(|| rewrite::v1_to_v2c(p)).flatten();
+                match (converted, self.tag, v4) {
+                    (Some(c), _, _) => Some(c),
+                    (None, true, Some(a)) => rewrite::with_trap_address(p, a),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A datagram queued for a destination this round: an index into the batch, or bytes made for this
+/// destination (template-only, tagged).
+pub enum Item {
+    Batch(usize),
+    Owned(Vec<u8>),
+}
+
+pub struct Dest {
+    sink: Box<dyn Outlet>,
+    /// Rewrites this destination wants (origin tag, v1 to v2c).
+    pub rewrite: Rewrite,
+    sample: u32,
+    seen: u64,
+    pub pending: Vec<(SocketAddr, Item)>,
+    pub report: DestinationReport,
+    /// When the destination last refused a datagram (UDP: ICMP unreachable), to tell whether it is down.
+    last_refusal: Option<Instant>,
+}
+
+impl Dest {
+    pub fn open(d: &Destination, source_port: u16) -> Result<Dest, OpenError> {
+        let transport = d.transport().map_err(|(_, _, m)| OpenError::Settings(m))?;
+        let sink = match open_sink(&transport, source_port) {
+            Ok(s) => s,
+            Err(e) if e.unreachable() => {
+                tracing::warn!(
+                    "forward: destination {}: {e}; trying again every {RETRY_UNREACHABLE:?}",
+                    d.name()
+                );
+                Box::new(Unreachable {
+                    transport,
+                    source_port,
+                    last_try: Instant::now(),
+                    error: e.to_string(),
+                    failed: 0,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Dest {
+            sink,
+            rewrite: Rewrite {
+                tag: d.tag,
+                v1_to_v2c: d.v1_to_v2c,
+            },
+            sample: d.sample.max(1),
+            seen: 0,
+            pending: Vec::new(),
+            report: DestinationReport {
+                name: d.name().to_owned(),
+                url: d.url.text.clone(),
+                kinds: d.kinds.iter().map(|k| k.to_string()).collect(),
+                ..Default::default()
+            },
+            last_refusal: None,
+        })
+    }
+
+    /// Whether the destination looks reachable: a TCP/TLS connection is up, or a UDP destination has not
+    /// refused anything for [`DOWN_AFTER_REFUSAL`]. Groups skip members that are down and replay templates
+    /// to a member that comes back.
+    pub fn up(&self) -> bool {
+        self.sink.up().unwrap_or_else(|| {
+            self.last_refusal
+                .is_none_or(|t| t.elapsed() >= DOWN_AFTER_REFUSAL)
+        })
+    }
+
+    /// Queues a template-only datagram (counted apart from the datagrams routed here).
+    pub fn push_templates(&mut self, src: SocketAddr, t: Vec<u8>) {
+        self.report.templates_sent += 1;
+        self.pending.push((src, Item::Owned(t)));
+    }
+
+    /// A TCP/TLS destination carries syslog only.
+    pub fn takes(&self, kind: Option<wire::kind::Kind>) -> bool {
+        !self.sink.syslog_only() || kind == Some(wire::kind::Kind::Syslog)
+    }
+
+    /// 1-in-N: whether this datagram is one to send.
+    pub fn keep(&mut self) -> bool {
+        let keep = self.seen.is_multiple_of(u64::from(self.sample));
+        self.seen += 1;
+        keep
+    }
+
+    /// A destination that could not be opened is opened again when it now can be.
+    fn retry(&mut self) {
+        if let Some((sink, failed)) = self.sink.reopen() {
+            tracing::info!(
+                "forward: destination {} is reachable again",
+                self.report.name
+            );
+            self.report.failed_while_unreachable += failed;
+            self.sink = sink;
+        }
+    }
+
+    /// Sends what is pending; `batch` resolves [`Item::Batch`] indexes to payloads.
+    pub fn flush<'a>(&mut self, batch: &impl Fn(usize) -> &'a [u8]) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.retry();
+        let items: Vec<(SocketAddr, &[u8])> = self
+            .pending
+            .iter()
+            .map(|(src, it)| match it {
+                Item::Batch(i) => (*src, batch(*i)),
+                Item::Owned(v) => (*src, &v[..]),
+            })
+            .collect();
+        let refused_before = self.sink.refused();
+        self.sink.send(&items);
+        if self.sink.refused() > refused_before {
+            self.last_refusal = Some(Instant::now());
+        }
+        self.pending.clear();
+    }
+
+    /// The counters, with the sink's own.
+    pub fn snapshot(&self) -> DestinationReport {
+        let mut r = self.report.clone();
+        self.sink.counters(&mut r);
+        r
+    }
+
+    /// Stops stream sinks' threads after they delivered what they hold (or `STREAM_DRAIN` passed); several
+    /// destinations close side by side.
+    pub fn close_all(dests: Vec<Dest>) -> Vec<DestinationReport> {
+        let handles: Vec<_> = dests
+            .into_iter()
+            .map(|d| std::thread::spawn(move || d.close()))
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    }
+
+    /// Stops a stream sink's thread after it delivered what it holds (or `STREAM_DRAIN` passed).
+    pub fn close(self) -> DestinationReport {
+        let mut r = self.report;
+        self.sink.close(&mut r);
+        r
+    }
+}
+
+fn stream_counters(r: &mut DestinationReport, s: &StreamStats) {
+    r.forwarded = s.forwarded;
+    r.dropped_full = s.dropped_full;
+    r.dropped_at_exit = s.dropped_at_exit;
+    r.queued = s.queued_messages;
+    r.resent = s.resent;
+    r.connects = s.connects;
+    r.disconnects = s.disconnects;
+    r.connect_failures = s.connect_failures;
+    r.connected = Some(s.connected);
+    r.last_error = s.last_error.clone();
+}
+
+fn open_sink(t: &Transport, source_port: u16) -> Result<Box<dyn Outlet>, OpenError> {
+    Ok(match t {
+        Transport::Udp(a) => Box::new(UdpSink::connect(*a, source_port)?),
+        Transport::Spoof { addr, mtu } => {
+            let mut s = SpoofSink::open(*addr)?;
+            if let Some(m) = mtu {
+                s.set_mtu_cap(usize::from(*m));
+            }
+            Box::new(s)
+        }
+        Transport::Stream(c) => Box::new(StreamSink::start((**c).clone())?),
+    })
+}

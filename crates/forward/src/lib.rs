@@ -1,0 +1,464 @@
+//! Forward's logic, without process wiring: take checked envelopes and send each payload, byte-exact, where
+//! the routing rules say — destinations (plain UDP, spoofed UDP, TCP/TLS syslog) and groups of them, each
+//! with its own 1-in-N sampling. `route.rs` decides, `group.rs` picks group members, `dest.rs` owns the sinks.
+//! The binary's `forward` role feeds [`Forwarder`] from the subscriber skeleton.
+#![forbid(unsafe_code)]
+
+mod dest;
+mod group;
+mod report;
+pub mod route;
+
+use std::cell::OnceCell;
+use std::net::SocketAddr;
+
+use config::{Destination, ForwardConfig, KindSelector, Scheme};
+use envelope::Envelope;
+use runtime::histogram::Histogram;
+use wire::kind::Kind;
+
+use dest::{Dest, Item};
+use group::{GroupState, Pick};
+use route::{Facts, Router, Target, Verdict};
+
+pub use dest::OpenError;
+pub use report::{DestinationReport, ForwardReport};
+
+/// A forward configuration that cannot be put in place.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("no destination: give --to KIND=udp://HOST:PORT (or [[forward.destination]])")]
+    NoDestination,
+    #[error("destination {name}: {source}")]
+    Open { name: String, source: OpenError },
+    #[error("forward.rule: {0}")]
+    Rule(String),
+    #[error("group {group}: member `{member}` is not a destination")]
+    Member { group: String, member: String },
+    #[error("destination {0} appears twice")]
+    Twice(String),
+}
+
+/// The kinds a forwarder must subscribe to: every kind a rule or destination can route; everything when a
+/// rule does not restrict kinds.
+pub fn kinds(cfg: &ForwardConfig) -> Vec<KindSelector> {
+    if cfg.rule.iter().any(|r| !r.drop && r.when.kinds.is_empty()) {
+        return vec![KindSelector::All];
+    }
+    let rule_kinds = cfg
+        .rule
+        .iter()
+        .filter(|r| !r.drop)
+        .flat_map(|r| r.when.kinds.iter());
+    rule_kinds
+        .chain(cfg.destination.iter().flat_map(|d| d.kinds.iter()))
+        .copied()
+        .collect()
+}
+
+/// Destinations a reload removed: each delivers what it holds, then its final counters are logged.
+fn close_in_background(gone: Vec<Dest>) {
+    for d in gone {
+        std::thread::spawn(move || {
+            let r = d.close();
+            tracing::info!(
+                "forward: destination {} removed: forwarded={} dropped_at_exit={}",
+                r.name,
+                r.forwarded,
+                r.dropped_at_exit
+            );
+        });
+    }
+}
+
+fn open_groups(cfg: &ForwardConfig) -> Result<Vec<GroupState>, ForwardError> {
+    cfg.group
+        .iter()
+        .map(|g| {
+            let members = g
+                .members
+                .iter()
+                .map(|m| match route::resolve(cfg, m) {
+                    Ok(Target::Dest(i)) => Ok(i),
+                    _ => Err(ForwardError::Member {
+                        group: g.name.clone(),
+                        member: m.clone(),
+                    }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(GroupState::new(g, members))
+        })
+        .collect()
+}
+
+/// A configuration ready to take over: everything that can fail (opening new destinations, compiling rules)
+/// is done. Dropping it leaves the running forwarder as it was.
+pub struct Prepared {
+    router: Router,
+    groups: Vec<GroupState>,
+    group_names: Vec<String>,
+    /// For each destination of the new configuration: a freshly opened one, or the index of a running one
+    /// that is kept as it is.
+    dests: Vec<Result<Dest, usize>>,
+    configs: Vec<Destination>,
+    source_port: u16,
+    kinds: Vec<KindSelector>,
+}
+
+impl Prepared {
+    /// The kinds the new configuration needs from the bus.
+    pub fn kinds(&self) -> &[KindSelector] {
+        &self.kinds
+    }
+
+    pub fn destinations(&self) -> usize {
+        self.dests.len()
+    }
+}
+
+/// One forwarder's state while it runs.
+#[derive(Default)]
+pub struct Forwarder {
+    dests: Vec<Dest>,
+    /// The configuration each destination was opened with (to keep it across a reload when unchanged).
+    configs: Vec<Destination>,
+    /// The source port plain UDP destinations' sockets are bound to.
+    source_port: u16,
+    groups: Vec<GroupState>,
+    /// The groups' names, to carry a group's state across a reload.
+    group_names: Vec<String>,
+    router: Router,
+    latency: Histogram,
+    /// Capture timestamps of the batch's routed envelopes, for the latency histogram.
+    stamps: Vec<u64>,
+    report: ForwardReport,
+}
+
+/// Who gets one datagram, and who gets only its templates.
+#[derive(Default)]
+struct Deliveries {
+    full: Vec<usize>,
+    templates_only: Vec<usize>,
+}
+
+impl Forwarder {
+    /// Starts from nothing: the one way a configuration takes over, at start as at a reload.
+    pub fn open(cfg: &ForwardConfig) -> Result<Self, ForwardError> {
+        let mut f = Forwarder::default();
+        let p = f.prepare(cfg)?;
+        f.commit(p);
+        Ok(f)
+    }
+
+    pub fn destinations(&self) -> usize {
+        self.dests.len()
+    }
+
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn rules(&self) -> usize {
+        self.router.count()
+    }
+
+    /// Routes one batch of checked envelopes, then sends each destination its share with one batched call.
+    pub fn forward(&mut self, batch: &[Envelope<&[u8]>]) {
+        // Reachability as of this batch (groups skip members that are down).
+        let ups: Vec<bool> = match self.groups.is_empty() {
+            true => Vec::new(),
+            false => self.dests.iter().map(Dest::up).collect(),
+        };
+        for (i, e) in batch.iter().enumerate() {
+            match self
+                .router
+                .route(&Facts::new(e.kind(), e.src(), e.payload()))
+            {
+                Verdict::Dropped(_) => self.report.dropped_by_rule += 1,
+                Verdict::Unrouted => self.report.unrouted += 1,
+                Verdict::To(targets) => {
+                    self.report.routed += 1;
+                    self.deliver(&ups, i, e, &targets);
+                    self.stamps.push(e.timestamp_ns());
+                }
+            }
+        }
+        let payload = |i: usize| batch.get(i).map_or(&[][..], |e| e.payload());
+        self.dests.iter_mut().for_each(|d| d.flush(&payload));
+        self.replay_templates();
+        let sent_at = runtime::now_ns();
+        for ts in self.stamps.drain(..) {
+            self.latency.record(sent_at.saturating_sub(ts));
+        }
+    }
+
+    /// Queues datagram `i` for every destination its targets name (group members chosen here).
+    fn deliver(&mut self, ups: &[bool], i: usize, e: &Envelope<&[u8]>, targets: &[Target]) {
+        let src = SocketAddr::new(e.src(), e.src_port());
+        let templates = OnceCell::new();
+        let template_only = || {
+            templates
+                .get_or_init(|| match e.kind() {
+                    Some(Kind::NetflowV9 | Kind::Ipfix) => {
+                        wire::netflow::split::template_only(e.payload())
+                    }
+                    _ => None,
+                })
+                .as_ref()
+        };
+        let who = self.who(ups, e, targets, src, &template_only);
+        for d in who.full {
+            let dest = &mut self.dests[d];
+            dest.report.routed += 1;
+            if !dest.takes(e.kind()) {
+                dest.report.wrong_kind += 1;
+                continue;
+            }
+            if dest.keep() {
+                let rewritten = match dest.rewrite.any() {
+                    true => dest.rewrite.apply(e.kind(), e.src(), e.payload()),
+                    false => None,
+                };
+                dest.report.rewritten += u64::from(rewritten.is_some());
+                dest.pending
+                    .push((src, rewritten.map_or(Item::Batch(i), Item::Owned)));
+                continue;
+            }
+            dest.report.sampled_out += 1;
+            if let Some(t) = template_only() {
+                dest.push_templates(src, t.clone());
+            }
+        }
+        for d in who.templates_only {
+            let dest = &mut self.dests[d];
+            if let (true, Some(t)) = (dest.takes(e.kind()), template_only()) {
+                dest.push_templates(src, t.clone());
+            }
+        }
+    }
+
+    /// Resolves targets to destinations: groups pick their member(s); templates are remembered for replays.
+    fn who<'t>(
+        &mut self,
+        ups: &[bool],
+        e: &Envelope<&[u8]>,
+        targets: &[Target],
+        src: SocketAddr,
+        template_only: &impl Fn() -> Option<&'t Vec<u8>>,
+    ) -> Deliveries {
+        let mut w = Deliveries::default();
+        let up = |d: usize| ups.get(d).copied().unwrap_or(true);
+        for t in targets {
+            match *t {
+                Target::Dest(d) => w.full.push(d),
+                Target::Group(g) => {
+                    let grp = &mut self.groups[g];
+                    match grp.pick(e.src(), &up) {
+                        Pick::Every => w.full.extend(&grp.members),
+                        Pick::One(m) => {
+                            w.full.push(m);
+                            w.templates_only
+                                .extend(grp.members.iter().filter(|&&x| x != m));
+                        }
+                    }
+                    if let Some(t) = template_only() {
+                        grp.remember(src, t);
+                    }
+                }
+            }
+        }
+        w.full.sort_unstable();
+        w.full.dedup();
+        w.templates_only.retain(|d| !w.full.contains(d));
+        w.templates_only.sort_unstable();
+        w.templates_only.dedup();
+        w
+    }
+
+    /// A group member that came back gets its group's templates at once.
+    fn replay_templates(&mut self) {
+        if self.groups.is_empty() {
+            return;
+        }
+        let up: Vec<bool> = self.dests.iter().map(Dest::up).collect();
+        let mut replays = Vec::new();
+        for g in &mut self.groups {
+            replays.extend(g.comebacks(&|d| up[d]));
+        }
+        for (d, templates) in replays {
+            let dest = &mut self.dests[d];
+            if !dest.takes(Some(Kind::NetflowV9)) {
+                continue;
+            }
+            for (src, t) in templates {
+                dest.push_templates(src, t);
+            }
+            dest.report.template_replays += 1;
+            dest.flush(&|_| &[][..]);
+        }
+    }
+
+    /// The counters now.
+    pub fn snapshot(&mut self) -> ForwardReport {
+        self.report.latency_ns = self.latency.percentiles();
+        self.report.rules_matched = self.router.matched.clone();
+        self.report.destinations = self.dests.iter().map(Dest::snapshot).collect();
+        self.report.clone()
+    }
+
+    /// Readies a new configuration without touching the running one: destinations whose settings did not
+    /// change will keep their sockets, connections and queues; new ones are opened now, so any failure
+    /// leaves the running configuration as it was.
+    pub fn prepare(&self, f: &ForwardConfig) -> Result<Prepared, ForwardError> {
+        if f.destination.is_empty() {
+            return Err(ForwardError::NoDestination);
+        }
+        let router = Router::new(f).map_err(ForwardError::Rule)?;
+        let groups = open_groups(f)?;
+        // A plain UDP socket is bound to the source port: a new port needs a new socket.
+        let port_changed = f.source_port != self.source_port;
+        let mut taken = vec![false; self.configs.len()];
+        let mut dests = Vec::with_capacity(f.destination.len());
+        for d in &f.destination {
+            let plain_udp = matches!(d.url.scheme, Scheme::Udp(_));
+            let kept = match port_changed && plain_udp {
+                true => None,
+                false => (0..self.configs.len()).find(|&j| !taken[j] && self.configs[j] == *d),
+            };
+            dests.push(match kept {
+                Some(j) => {
+                    taken[j] = true;
+                    Err(j)
+                }
+                None if self.configs.contains(d) && !(port_changed && plain_udp) => {
+                    return Err(ForwardError::Twice(d.name().to_owned()))
+                }
+                None => Ok(
+                    Dest::open(d, f.source_port).map_err(|source| ForwardError::Open {
+                        name: d.name().to_owned(),
+                        source,
+                    })?,
+                ),
+            });
+        }
+        Ok(Prepared {
+            router,
+            groups,
+            group_names: f.group.iter().map(|g| g.name.clone()).collect(),
+            dests,
+            configs: f.destination.clone(),
+            source_port: f.source_port,
+            kinds: kinds(f),
+        })
+    }
+
+    /// Puts a prepared configuration in place (nothing here can fail): kept destinations move over, removed
+    /// ones deliver what they hold and close in the background, groups keep what they knew.
+    pub fn commit(&mut self, p: Prepared) {
+        let mut old: Vec<Option<Dest>> = std::mem::take(&mut self.dests)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.dests = p
+            .dests
+            .into_iter()
+            .filter_map(|d| match d {
+                Ok(fresh) => Some(fresh),
+                Err(j) => old[j].take(),
+            })
+            .collect();
+        close_in_background(old.into_iter().flatten().collect());
+        let mut groups = p.groups;
+        for (name, new) in p.group_names.iter().zip(groups.iter_mut()) {
+            if let Some(i) = self.group_names.iter().position(|n| n == name) {
+                new.adopt(std::mem::replace(&mut self.groups[i], GroupState::empty()));
+            }
+        }
+        (self.router, self.groups, self.group_names) = (p.router, groups, p.group_names);
+        self.configs = p.configs;
+        self.source_port = p.source_port;
+        self.report.rules_matched = vec![0; self.router.count()];
+    }
+
+    /// Final counters, after stream destinations delivered what they hold (or gave up).
+    pub fn close(mut self) -> ForwardReport {
+        let mut report = self.snapshot();
+        report.destinations = Dest::close_all(self.dests);
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::parse_to;
+
+    #[test]
+    fn kinds_cover_the_destinations_and_rules() {
+        let d = |s: &str| parse_to(s).unwrap();
+        let cfg = |dests: Vec<_>| ForwardConfig {
+            destination: dests,
+            ..ForwardConfig::default()
+        };
+        let prefixes = |c: &ForwardConfig| envelope::prefixes(kinds(c));
+        let p = prefixes(&cfg(vec![
+            d("syslog=udp://127.0.0.1:1"),
+            d("netflow=udp://127.0.0.1:2"),
+            d("syslog=udp://127.0.0.1:3"),
+        ]));
+        assert_eq!(p, vec!["syslog/".to_owned(), "netflow-".to_owned()]);
+        assert!(prefixes(&cfg(vec![
+            d("all=udp://127.0.0.1:1"),
+            d("sflow=udp://127.0.0.1:2")
+        ]))
+        .is_empty());
+        let text = "[[forward.destination]]\nname = \"a\"\nurl = \"udp://127.0.0.1:1\"\n\
+                    [[forward.rule]]\nmatch.kinds = [\"sflow\"]\nto = [\"a\"]\n";
+        let c = config::Config::parse("t.toml", text).unwrap();
+        assert_eq!(prefixes(&c.forward), vec!["sflow/".to_owned()]);
+        let text = text.replace(
+            "match.kinds = [\"sflow\"]",
+            "match.exporters = [\"10.0.0.0/8\"]",
+        );
+        let c = config::Config::parse("t.toml", &text).unwrap();
+        assert!(prefixes(&c.forward).is_empty());
+    }
+
+    #[test]
+    fn a_reload_keeps_unchanged_destinations_and_refuses_what_cannot_open() {
+        let d = |s: &str| parse_to(s).unwrap();
+        let cfg = |dests: Vec<_>| ForwardConfig {
+            destination: dests,
+            ..ForwardConfig::default()
+        };
+        let mut f = Forwarder::open(&cfg(vec![d("syslog=udp://127.0.0.1:9")])).unwrap();
+        let p = f
+            .prepare(&cfg(vec![
+                d("syslog=udp://127.0.0.1:9"),
+                d("sflow=udp://127.0.0.1:10"),
+            ]))
+            .unwrap();
+        assert!(
+            matches!(p.dests[..], [Err(0), Ok(_)]),
+            "the first one is kept"
+        );
+        f.commit(p);
+        assert_eq!(f.destinations(), 2);
+        let missing_ca = ForwardConfig {
+            destination: vec![Destination {
+                tls_ca: Some("/nonexistent/ca.pem".into()),
+                ..d("syslog=tls://127.0.0.1:6514")
+            }],
+            ..ForwardConfig::default()
+        };
+        assert!(matches!(
+            f.prepare(&missing_ca),
+            Err(ForwardError::Open { .. })
+        ));
+        assert_eq!(f.destinations(), 2, "a refused reload changes nothing");
+        assert!(matches!(
+            f.prepare(&cfg(vec![])),
+            Err(ForwardError::NoDestination)
+        ));
+    }
+}

@@ -1,0 +1,119 @@
+//! Forward's counters. The subscriber skeleton adds the bus counters every subscriber shares (`received`,
+//! `bad_envelope`, `bus_gaps`, `publishers`); conservation: `received = bad_envelope + routed + unrouted +
+//! dropped_by_rule`, and per destination see [`DestinationReport`].
+
+use runtime::histogram::Percentiles;
+use runtime::Summary;
+use serde::Serialize;
+
+/// One destination's counters. Conservation: `routed + templates_sent = wrong_kind + sampled_out + forwarded +
+/// refused + dropped_full + failed + wrong_family + queued + dropped_at_exit`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DestinationReport {
+    pub name: String,
+    pub url: String,
+    pub kinds: Vec<String>,
+    /// Datagrams the rules (and groups) sent here.
+    pub routed: u64,
+    /// Skipped by 1-in-N sampling (their v9/IPFIX templates still went, counted in `templates_sent`).
+    pub sampled_out: u64,
+    /// Template-only datagrams made for this destination: sampled-out or load-balanced elsewhere, or replays.
+    pub templates_sent: u64,
+    /// Datagrams sent changed: tagged with their origin, or SNMPv1 translated to v2c.
+    pub rewritten: u64,
+    /// Times this destination came back and got its groups' templates again.
+    pub template_replays: u64,
+    pub forwarded: u64,
+    /// UDP: the destination answered ICMP unreachable.
+    pub refused: u64,
+    /// UDP: the socket buffer stayed full; TCP/TLS: the queue was full.
+    pub dropped_full: u64,
+    pub failed: u64,
+    /// Of `failed`: datagrams routed here while the destination had no route (its socket could not be
+    /// opened; it is tried again every 2 s).
+    #[serde(skip)]
+    pub failed_while_unreachable: u64,
+    /// TCP/TLS: datagrams a rule sent here that are not syslog (not sent: these destinations carry syslog).
+    pub wrong_kind: u64,
+    /// Spoofed UDP: an exporter of the other IP version than the destination's.
+    pub wrong_family: u64,
+    /// TCP/TLS: held now, waiting for the connection.
+    pub queued: u64,
+    /// TCP/TLS: still held at exit.
+    pub dropped_at_exit: u64,
+    /// TCP/TLS: messages sent again after a connection broke before they were acknowledged.
+    pub resent: u64,
+    pub connects: u64,
+    pub disconnects: u64,
+    /// TCP/TLS: connect or TLS handshake attempts that failed.
+    pub connect_failures: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<bool>,
+    /// TCP/TLS: the latest connect or connection error (refused, TLS certificate not trusted, peer closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Forward's own counters.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ForwardReport {
+    /// Datagrams sent to at least one destination.
+    pub routed: u64,
+    pub unrouted: u64,
+    /// Datagrams a `drop` rule matched.
+    pub dropped_by_rule: u64,
+    /// Datagrams each rule matched: the configured rules in order, then one implicit rule per destination
+    /// with `kinds`.
+    pub rules_matched: Vec<u64>,
+    /// From capture (the envelope's timestamp) to the end of the send, per datagram forwarded. Meaningful for
+    /// live capture; a file replay carries the file's old timestamps.
+    pub latency_ns: Percentiles,
+    pub destinations: Vec<DestinationReport>,
+}
+
+impl DestinationReport {
+    fn line(&self) -> String {
+        let mut line = format!(
+            "{}: forwarded={} refused={} dropped_full={} failed={} sampled_out={} queued={}",
+            self.name,
+            self.forwarded,
+            self.refused,
+            self.dropped_full,
+            self.failed,
+            self.sampled_out,
+            self.queued
+        );
+        if let Some(connected) = self.connected {
+            line += &format!(
+                " dropped_at_exit={} resent={} connects={} disconnects={} connect_failures={}",
+                self.dropped_at_exit,
+                self.resent,
+                self.connects,
+                self.disconnects,
+                self.connect_failures
+            );
+            if let (false, Some(e)) = (connected, &self.last_error) {
+                line += &format!(" last_error={e:?}");
+            }
+        }
+        line
+    }
+}
+
+impl Summary for ForwardReport {
+    fn line(&self) -> String {
+        let dests: Vec<String> = self
+            .destinations
+            .iter()
+            .map(DestinationReport::line)
+            .collect();
+        format!(
+            "unrouted={} dropped_by_rule={} latency_us_p50/p99={}/{} | {}",
+            self.unrouted,
+            self.dropped_by_rule,
+            self.latency_ns.p50 / 1000,
+            self.latency_ns.p99 / 1000,
+            dests.join(" | ")
+        )
+    }
+}
