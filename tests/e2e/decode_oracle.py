@@ -4,7 +4,7 @@ import json
 import re
 import subprocess
 
-from peers import SEKIWAKE_BIN
+from helpers.env import SEKIWAKE_BIN
 
 
 def decode(pcap, ports, *extra):

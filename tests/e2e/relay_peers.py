@@ -3,7 +3,8 @@
 in-process UDP receivers, and a writer for forward configuration files.
 
 Everything here runs on loopback or inside namespaces the tests create (no default route, IP forwarding off,
-rp_filter set explicitly), and every process is stopped by its own PID at teardown.
+rp_filter set explicitly), and every process is stopped by its own PID at teardown.  The fixtures `chain` and
+`daemons` are in conftest.py.
 """
 
 import contextlib
@@ -16,11 +17,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from peers import (PY, SEKIWAKE_BIN, SNMP_AUTH, SNMP_ENGINE_ID, SNMP_PRIV, SNMP_USER, Daemon, free_port,
-                   nfdump_flows, require_programs, require_root, send_udp, snmptrapd_setup, udp_bound,
-                   udp_rx_queued, unique_name, wait_until)
+from helpers.env import PY, SEKIWAKE_BIN
+from helpers.net import free_port, send_udp, udp_bound, udp_rx_queued
+from helpers.netflow import nfdump_flows
+from helpers.proc import Daemon, unique_name, wait_until
+from helpers.snmp import SNMP_AUTH, SNMP_ENGINE_ID, SNMP_PRIV, SNMP_USER, snmptrapd_setup
 
 SEQ = re.compile(rb"seq=(\d+)")
 
@@ -126,37 +127,6 @@ class Chain:
         return out
 
 
-@pytest.fixture
-def chain():
-    """Factory: `c = chain(mtu=1500)` -> an entered Chain; its namespaces are deleted at teardown, even on
-    failure (after the test's daemons, which other fixtures stop)."""
-    require_root()
-    require_programs("ip", "sysctl")
-    made = []
-
-    def make(mtu=1500):
-        c = Chain(mtu)
-        made.append(c)
-        return c.__enter__()
-    try:
-        yield make
-    finally:
-        for c in made:
-            c.__exit__(None, None, None)
-
-
-@pytest.fixture
-def daemons():
-    """A list to append started Daemon objects to; each is stopped by its PID at teardown (last first)."""
-    started = []
-    try:
-        yield started
-    finally:
-        for d in reversed(started):
-            with contextlib.suppress(Exception):
-                d.stop()
-
-
 # --------------------------------------------------------------------------------------------- collectors
 
 class NsRsyslog(Daemon):
@@ -218,7 +188,7 @@ class NsRsyslog(Daemon):
 
 class NsSnmptrapd(Daemon):
     """snmptrapd on UDP (host, port) pairs, inside netns or on the host; one line per trap (V1/V2 format as
-    peers.Snmptrapd, `from=%b` shows the sender and the local address it came to)."""
+    helpers.snmp.Snmptrapd, `from=%b` shows the sender and the local address it came to)."""
 
     def __init__(self, workdir, listens, netns=None):
         self.dir = Path(workdir)

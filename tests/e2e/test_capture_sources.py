@@ -5,7 +5,10 @@ import time
 
 import pytest
 
-from peers import BusSubscriber, NetnsPair, free_port, require_programs, send_udp
+from helpers.bus import BusSubscriber
+from helpers.gating import require_programs
+from helpers.net import free_port, send_udp
+from helpers.netns import NetnsPair
 
 
 @pytest.mark.parametrize("batch", [[], ["--batch-ms", "2"]], ids=["immediate", "batched"])
@@ -118,7 +121,7 @@ def test_dual_stack_listener_publishes_ipv4_senders_as_ipv4(sekiwake, tmp_path):
 
 def test_any_interface_and_sigint_end_with_final_counters(sekiwake, tmp_path):
     import signal
-    from peers import drain_socket
+    from helpers.net import drain_socket
     port = free_port("udp")
     cap = sekiwake.capture(ifaces=("any",), ports={"syslog": port})
     with drain_socket(port):
@@ -134,7 +137,8 @@ def test_any_interface_and_sigint_end_with_final_counters(sekiwake, tmp_path):
 
 def test_tap_kind_filter_follows_the_topic_prefixes(sekiwake, tmp_path):
     import json
-    from peers import mkpcap, wait_until
+    from helpers.pcaps import mkpcap
+    from helpers.proc import wait_until
     mkpcap("mixed", tmp_path / "m")
     expected = json.loads((tmp_path / "m-ethernet.expected.json").read_text())["published"]
     netflow = [e for e in expected if e["kind"] in ("netflow-v5", "netflow-v9")]
@@ -152,7 +156,7 @@ def test_tap_kind_filter_follows_the_topic_prefixes(sekiwake, tmp_path):
 
 
 def test_batched_live_capture_delivers_everything(sekiwake, tmp_path):
-    from peers import UdpSink, drain_socket
+    from helpers.net import UdpSink, drain_socket
     port, n = free_port("udp"), 5000
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
     sink = UdpSink(tmp_path, count=n, timeout=30, idle=4).start()

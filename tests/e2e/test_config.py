@@ -10,7 +10,8 @@ import tomllib
 
 import pytest
 
-from peers import REPO, SEKIWAKE_BIN, require_sekiwake, unavailable
+from helpers.env import REPO, SEKIWAKE_BIN
+from helpers.gating import require_sekiwake, unavailable
 
 ENDPOINT = re.compile(r"^(tcp|udp|ipc|tls|inproc)://")
 ASSIGN = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=\s*(.+?)\s*$")
@@ -129,7 +130,7 @@ def test_missing_file_is_an_error(tmp_path):
 def test_roles_run_from_one_file_and_flags_override_it(sekiwake, tmp_path):
     """capture and forward both read one file; a --port flag replaces the file's port for that kind."""
     import time
-    from peers import UdpSink, drain_socket, free_port, send_udp
+    from helpers.net import UdpSink, drain_socket, free_port, send_udp
     file_port, flag_port = free_port("udp"), free_port("udp")
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
     sink = UdpSink(tmp_path, count=5, timeout=15, idle=3).start()

@@ -8,8 +8,14 @@ import time
 import pytest
 
 from decode_oracle import decode, dicts_with, first, tshark_json
-from peers import (SEKIWAKE_BIN, PacketCapture, drain_socket, flows_pcap, free_port, logger, pmacctd_sfprobe, require_programs,
-                   require_sekiwake, softflowd)
+from helpers.env import SEKIWAKE_BIN
+from helpers.gating import require_programs, require_sekiwake
+from helpers.net import drain_socket, free_port
+from helpers.netflow import softflowd
+from helpers.pcaps import flows_pcap
+from helpers.rsyslog import logger
+from helpers.sflow import pmacctd_sfprobe
+from helpers.tshark import PacketCapture
 
 
 def capture_softflowd(tmp_path, version):

@@ -18,8 +18,9 @@ import time
 import pytest
 
 from decode_oracle import decode, decode_with_log, dicts_with, first, tshark_json
-from peers import (SNMP_ENGINE_ID, PacketCapture, Snmptrapd, require_programs, require_root, require_sekiwake,
-                   snmptrap)
+from helpers.gating import require_programs, require_root, require_sekiwake
+from helpers.snmp import SNMP_ENGINE_ID, Snmptrapd, snmptrap
+from helpers.tshark import PacketCapture
 
 ENGINE_HEX = SNMP_ENGINE_ID[2:].lower()
 BASE = "1.3.6.1.4.1.99999.7"
@@ -48,7 +49,7 @@ V2_ONLY = [
     ("F", 1.5, "opaque", "9f78043fc00000", True),
 ]
 
-# The v3 users: (name, auth, authpass, priv, privpass); the authPriv one is snmptrapd's (peers.SNMP_*).
+# The v3 users: (name, auth, authpass, priv, privpass); the authPriv one is snmptrapd's (helpers.snmp.SNMP_*).
 NOAUTH = ("nouser", None, None, None, None)
 SHA = ("shauser", "SHA", "shaauth123", None, None)
 MD5 = ("md5user", "MD5", "md5auth123", None, None)

@@ -3,7 +3,7 @@ one process, with live counters and a summary that says whether anything was los
 
 import re
 
-from peers import free_port
+from helpers.net import free_port
 
 
 def test_demo_shows_live_counters_and_reports_no_loss(sekiwake):

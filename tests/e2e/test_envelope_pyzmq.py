@@ -8,7 +8,8 @@ import socket
 import struct
 import time
 
-from peers import BusSubscriber, expected_sequences, free_port
+from helpers.bus import BusSubscriber, expected_sequences
+from helpers.net import free_port
 
 
 def netflow_v5(seq):

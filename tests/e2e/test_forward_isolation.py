@@ -3,7 +3,7 @@ host never loops, even when its destination is a captured port."""
 
 import time
 
-from peers import UdpSink, drain_socket, free_port
+from helpers.net import UdpSink, drain_socket, free_port
 
 N = 3000
 
@@ -61,7 +61,7 @@ def test_no_loop_when_forward_sends_to_a_captured_port(sekiwake, tmp_path):
 def test_a_forwarder_of_one_kind_sees_no_false_bus_gaps(sekiwake, tmp_path):
     """Sequences run per (publisher, kind, bucket): a forwarder subscribed to syslog only, fed a mixed replay,
     sees its streams whole."""
-    from peers import mkpcap
+    from helpers.pcaps import mkpcap
     mkpcap("mixed", tmp_path / "m")
     pcap = tmp_path / "m-ethernet.pcap"
     import json
@@ -87,7 +87,10 @@ def test_a_forwarder_of_one_kind_sees_no_false_bus_gaps(sekiwake, tmp_path):
 def test_loop_guard_spares_another_hosts_forwarder(sekiwake, tmp_path):
     """Chained relays: a forwarder on host A (source port 51400) sends to sekiwake listening on host B. B
     ignores only its own host's port-51400 traffic, not A's."""
-    from peers import BusSubscriber, NetnsPair, require_programs, send_udp
+    from helpers.bus import BusSubscriber
+    from helpers.gating import require_programs
+    from helpers.net import send_udp
+    from helpers.netns import NetnsPair
     require_programs("ip")
     port = 5514
     bus = f"ipc://{tmp_path}/bus.sock"

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from peers import UdpSink, free_port, mkpcap, send_udp, wait_until
+from helpers.net import UdpSink, free_port, send_udp
+from helpers.pcaps import mkpcap
+from helpers.proc import wait_until
 
 
 def syslog_payload(size, tag):

@@ -8,7 +8,9 @@ from collections import defaultdict
 
 import pytest
 
-from peers import PacketCapture, UdpSink, free_port, require_programs
+from helpers.gating import require_programs
+from helpers.net import UdpSink
+from helpers.tshark import PacketCapture
 
 DECODE = {"netflow-v5": "cflow", "netflow-v9": "cflow", "ipfix": "cflow", "sflow": "sflow", "syslog": "syslog",
           "snmptrap-v1": "snmp", "snmptrap-v2c": "snmp", "snmpinform": "snmp"}
@@ -146,7 +148,9 @@ def test_exporters_from_any_prefix_inside_a_namespace(sekiwake, tmp_path):
     """Inside a test namespace, --source picks exporter addresses from any prefix (not configured on an
     interface): the receiver across the veth sees each of them."""
     import subprocess
-    from peers import SEKIWAKE_BIN, NetnsPair, require_programs
+    from helpers.env import SEKIWAKE_BIN
+    from helpers.gating import require_programs
+    from helpers.netns import NetnsPair
     require_programs("ip")
     with NetnsPair() as ns:
         sink = UdpSink(tmp_path, host=ns.b4, count=30, timeout=15, idle=3, netns=ns.ns_b).start()

@@ -10,7 +10,10 @@ import json
 import random
 import time
 
-from peers import BusSubscriber, drain_socket, free_port, mkpcap, send_udp, unavailable
+from helpers.bus import BusSubscriber
+from helpers.gating import unavailable
+from helpers.net import drain_socket, free_port, send_udp
+from helpers.pcaps import mkpcap
 
 DEFAULT_PORTS = {"syslog": [514], "netflow": [2055, 9995, 9996], "ipfix": [4739], "sflow": [6343],
                  "snmptrap": [162]}

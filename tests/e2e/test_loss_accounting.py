@@ -8,10 +8,10 @@
 
 import os
 import re
-import signal
 import time
 
-from peers import UdpSink, drain_socket, free_port, send_udp
+from helpers.bus import burst_past_a_frozen_subscriber
+from helpers.net import UdpSink, drain_socket, free_port
 
 SEQ = re.compile(rb"seq=(\d+)")
 
@@ -72,19 +72,9 @@ def test_frozen_subscriber_hwm_drops_are_counted_and_capture_survives(sekiwake, 
     cap = sekiwake.capture(ports={"syslog": port}, publish=bus, hwm=10, wait_subscribers=1)
     time.sleep(1.0)  # slow joiner
 
-    with drain_socket(port):
-        os.kill(fwd.pid, signal.SIGSTOP)
-        try:
-            sent = sekiwake.send("syslog", "--to", f"127.0.0.1:{port}", "--rate", rate, "--count", count,
-                                 "--size", size, timeout=60)
-            cap.wait_stats(lambda s: s["captured_total"] >= count, timeout=10)
-        finally:
-            os.kill(fwd.pid, signal.SIGCONT)
-        time.sleep(2.0)  # forward drains what the bus still held
-        marker = f"<14>Nov 14 22:13:20 e2e after-the-burst pid={os.getpid()}".encode()
-        send_udp([marker], "127.0.0.1", port)
-        after = cap.wait_stats(lambda s: s["captured_total"] >= count + 1, timeout=10)
-        got = sink.results()
+    marker = f"<14>Nov 14 22:13:20 e2e after-the-burst pid={os.getpid()}".encode()
+    sent, after = burst_past_a_frozen_subscriber(sekiwake, cap, fwd, port, count, rate, size, marker)
+    got = sink.results()
     assert cap.alive(), "capture must keep running after the burst"
     cap_rc, cap_stats = cap.terminate()
     fwd_rc, fwd_stats = fwd.terminate()

@@ -6,7 +6,11 @@ import time
 
 import pytest
 
-from peers import (PacketCapture, drain_socket, flow_key, flows_pcap, free_port, require_programs, softflowd)
+from helpers.gating import require_programs
+from helpers.net import drain_socket, free_port
+from helpers.netflow import flow_key, softflowd
+from helpers.pcaps import flows_pcap
+from helpers.tshark import PacketCapture
 
 
 @pytest.mark.parametrize("version,family,kind,to_kind", [

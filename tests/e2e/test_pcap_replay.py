@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from peers import BusSubscriber, expected_sequences, free_port, mkpcap, tshark_udp_payloads
+from helpers.bus import BusSubscriber, expected_sequences
+from helpers.net import free_port
+from helpers.pcaps import mkpcap
+from helpers.tshark import tshark_udp_payloads
 
 LINKTYPES = ["ethernet", "sll", "sll2", "null", "raw"]
 DEFAULT_PORTS = {514, 2055, 9995, 9996, 4739, 6343, 162}

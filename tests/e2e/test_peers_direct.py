@@ -1,15 +1,20 @@
 """Baselines: the real peers talking to each other directly, no sekiwake in between.  These validate the
-fixtures in peers.py and show what each peer records when nothing sits in the path."""
+fixtures in conftest.py and the helpers package and show what each peer records when nothing sits in the path."""
 
 import os
 import re
 
 import pytest
 
-import peers
-from peers import (SFLOW_FILLER, NetnsPair, PacketCapture, UdpSink, flow_key, flows_pcap, logger,
-                   pcap_flow_totals, pmacctd_sfprobe, require_programs, require_root, send_udp, sflow_pcap,
-                   sflow_sample_counts, sflow_totals, snmptrap, softflowd, without_filler)
+from helpers.gating import require_programs, require_root
+from helpers.net import UdpSink, send_udp
+from helpers.netflow import flow_key, softflowd
+from helpers.netns import NetnsPair
+from helpers.pcaps import flows_pcap, pcap_flow_totals
+from helpers.rsyslog import logger
+from helpers.sflow import SFLOW_FILLER, pmacctd_sfprobe, sflow_pcap, sflow_sample_counts, sflow_totals, without_filler
+from helpers.snmp import snmptrap
+from helpers.tshark import PacketCapture, tshark_udp_payloads
 
 N = 5
 
@@ -130,6 +135,6 @@ def test_tshark_reads_fragments_in_pcap(tmp_path):
     pkt = Ether() / IP(src="127.0.0.5", dst="127.0.0.1", id=77) / UDP(sport=4000, dport=514) / payload
     frags = fragment(pkt[IP], fragsize=1200)
     wrpcap(str(tmp_path / "f.pcap"), [Ether() / f for f in reversed(frags)])
-    rows = peers.tshark_udp_payloads(tmp_path / "f.pcap")
+    rows = tshark_udp_payloads(tmp_path / "f.pcap")
     assert [r[4] for r in rows] == [payload]
     assert re.match(r"127\.0\.0\.5", rows[0][0])

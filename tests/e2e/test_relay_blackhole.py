@@ -18,9 +18,9 @@ five destinations:
 import json
 import time
 
-from peers import UdpSink, require_programs
-from relay_peers import (accounted, by_name, chain, conserved, daemons, forward_toml, sekiwake_send, seq_of,  # noqa: F401
-                         write_config)
+from helpers.gating import require_programs
+from helpers.net import UdpSink
+from relay_peers import accounted, by_name, conserved, forward_toml, sekiwake_send, seq_of, write_config
 
 COUNT, RATE = 100_000, 20_000
 BUS = "tcp://127.0.0.1:25556"

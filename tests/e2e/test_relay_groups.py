@@ -15,9 +15,11 @@ import subprocess
 import time
 
 from decode_oracle import decode
-from peers import SEKIWAKE_BIN, PacketCapture, free_port, require_programs
-from relay_peers import (NsNfcapd, Receivers, by_name, conserved, daemons, forward_toml, sekiwake_send,  # noqa: F401
-                         seq_of, write_config)
+from helpers.env import SEKIWAKE_BIN
+from helpers.gating import require_programs
+from helpers.net import free_port
+from helpers.tshark import PacketCapture
+from relay_peers import NsNfcapd, Receivers, by_name, conserved, forward_toml, sekiwake_send, seq_of, write_config
 
 NFCAPD_SUMMARY = re.compile(r"Flows: (\d+), .*Sequence Errors: (\d+), Bad Packets: (\d+)")
 

@@ -21,7 +21,9 @@ import os
 import signal
 import time
 
-from peers import SEKIWAKE_BIN, Daemon, UdpSink, free_port, send_udp, wait_until
+from helpers.env import SEKIWAKE_BIN
+from helpers.net import UdpSink, free_port, send_udp
+from helpers.proc import Daemon, wait_until
 from relay_peers import Receivers, by_name, forward_toml, seq_of, write_config
 
 RATE, SECONDS = 10_000, 5

@@ -14,7 +14,9 @@ import time
 
 import pytest
 
-from peers import Sekiwake, free_port, require_programs, require_root, require_sekiwake, send_udp
+from helpers.gating import require_programs, require_root, require_sekiwake
+from helpers.net import free_port, send_udp
+from helpers.sekiwake import Sekiwake
 from relay_peers import Receivers, forward_toml, run_snmptrap, sekiwake_send, snmptrap_argv, write_config
 
 SYSLOG = {  # label: (source, payload): auth.crit, local3.err, local4.notice (RFC 5424), user.info

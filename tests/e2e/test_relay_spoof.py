@@ -22,9 +22,11 @@ import time
 
 import pytest
 
-from peers import PacketCapture, require_programs, send_udp, tshark_udp_payloads
-from relay_peers import (NsNfcapd, NsRsyslog, NsSnmptrapd, PortHolder, by_name, chain, daemons,  # noqa: F401
-                         forward_toml, hostport, run_snmptrap, sekiwake_send, snmptrap_argv, write_config)
+from helpers.gating import require_programs
+from helpers.net import send_udp
+from helpers.tshark import PacketCapture, tshark_udp_payloads
+from relay_peers import (NsNfcapd, NsRsyslog, NsSnmptrapd, PortHolder, by_name, forward_toml, hostport, run_snmptrap,
+                         sekiwake_send, snmptrap_argv, write_config)
 
 # ports inside the namespaces (nothing else lives there)
 CAP = {"syslog": 5514, "netflow": 2055, "snmptrap": 1162}

@@ -1,5 +1,5 @@
 """Syslog relayed over TCP and TLS: capture (UDP listener) -> bus -> forward -> rsyslog imtcp (plain, or TLS with
-the gtls netstream driver), every message stored as `<<%rawmsg%>>\\n` (peers.RsyslogStream).
+the gtls netstream driver), every message stored as `<<%rawmsg%>>\\n` (helpers.rsyslog.RsyslogStream).
 
 1. TCP, RFC 6587 octet counting and LF framing: crafted messages (RFC 3164/5424, UTF-8, tabs, 8 KiB, trailing
    LF, LF inside) and 2000 generator messages arrive byte-exact (oracle: our own bytes and tcpdump), in order;
@@ -29,9 +29,13 @@ import time
 
 import pytest
 
-from peers import (SEKIWAKE_BIN, Daemon, PacketCapture, RsyslogStream, free_port, make_test_pki,
-                   parse_raw_records, proc_cpu_seconds, require_programs, require_rsyslog_tls, send_udp,
-                   udp_bound, unique_name)
+from helpers.env import SEKIWAKE_BIN
+from helpers.gating import require_programs
+from helpers.net import free_port, send_udp, udp_bound
+from helpers.proc import Daemon, proc_cpu_seconds, unique_name
+from helpers.rsyslog import RsyslogStream, parse_raw_records, require_rsyslog_tls
+from helpers.tls import make_test_pki
+from helpers.tshark import PacketCapture
 from relay_peers import by_name
 
 SEQ = re.compile(rb"seq=(\d+)")

@@ -11,9 +11,9 @@
 
 import time
 
-from peers import free_port, require_programs, send_udp
-from relay_peers import (NsRsyslog, NsSnmptrapd, by_name, daemons, forward_toml, run_snmptrap,  # noqa: F401
-                         snmptrap_argv, write_config)
+from helpers.gating import require_programs
+from helpers.net import free_port, send_udp
+from relay_peers import NsRsyslog, NsSnmptrapd, by_name, forward_toml, run_snmptrap, snmptrap_argv, write_config
 
 EXPORTER = "127.0.0.41"
 SYSLOG = [  # (sent, %structured-data% once tagged, %rawmsg% once tagged)

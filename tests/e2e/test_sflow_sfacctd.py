@@ -3,8 +3,10 @@ exactly what it accounts when pmacctd exports straight into it, and the relayed 
 
 import time
 
-from peers import (PacketCapture, drain_socket, free_port, pmacctd_sfprobe, require_programs, sflow_pcap,
-                   sflow_totals, without_filler)
+from helpers.gating import require_programs
+from helpers.net import drain_socket, free_port
+from helpers.sflow import pmacctd_sfprobe, sflow_pcap, sflow_totals, without_filler
+from helpers.tshark import PacketCapture
 
 
 def test_sfprobe_via_sekiwake_matches_direct(sfacctd_factory, sekiwake, tmp_path):

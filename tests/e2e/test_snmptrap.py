@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from peers import free_port, snmptrap
+from helpers.net import free_port
+from helpers.snmp import snmptrap
 
 
 @pytest.mark.parametrize("version", ["1", "2c", "3"])

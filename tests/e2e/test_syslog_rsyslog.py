@@ -7,7 +7,10 @@ a trailing LF).  Nobody listens on the capture port: libpcap still sees the data
 import os
 import time
 
-from peers import PacketCapture, free_port, logger, require_programs
+from helpers.gating import require_programs
+from helpers.net import free_port
+from helpers.rsyslog import logger
+from helpers.tshark import PacketCapture
 
 N = 20  # messages per RFC
 

@@ -13,8 +13,12 @@ import re
 import time
 
 from decode_oracle import decode, dicts_with, first, tshark_json
-from peers import (SNMP_AUTH, SNMP_ENGINE_ID, SNMP_PRIV, SNMP_USER, PacketCapture, drain_socket, free_port, logger,
-                   require_programs, snmptrap, wait_until)
+from helpers.gating import require_programs
+from helpers.net import drain_socket, free_port
+from helpers.proc import wait_until
+from helpers.rsyslog import logger
+from helpers.snmp import SNMP_AUTH, SNMP_ENGINE_ID, SNMP_PRIV, SNMP_USER, snmptrap
+from helpers.tshark import PacketCapture
 
 N_SYSLOG = 300  # generated syslog messages (rfc3164, rfc5424 and Cisco IOS in turn)
 N_NETFLOW = 30  # generated NetFlow v9 datagrams (~1400 bytes each, templates every 4 per domain)

@@ -5,6 +5,9 @@
 //! may connect to several publishers. [`subscriber`] is the skeleton every subscribing role runs on, and
 //! [`sequence`] numbers streams on the publishing side and finds the gaps on the subscribing side.
 
+// The only unsafe code: socket options libzmq has that the zmq crate does not wrap (socket.rs).
+#![deny(unsafe_code)]
+
 pub mod sequence;
 mod socket;
 pub mod subscriber;

@@ -34,6 +34,7 @@ pub enum Sent {
 const LINGER_MS: i32 = 2000;
 
 /// Sets an integer socket option the zmq crate does not wrap (`ZMQ_XPUB_NODROP`, `ZMQ_XPUB_VERBOSE`).
+#[allow(unsafe_code)]
 fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result<(), BusError> {
     // SAFETY: the socket pointer is valid for the socket's lifetime; the option value is a live c_int whose
     // size we pass, as zmq_setsockopt(3) requires.
