@@ -82,6 +82,12 @@ pub struct Delivered<'a> {
     pub envelope: Envelope<&'a [u8]>,
 }
 
+impl<'a> AsRef<Envelope<&'a [u8]>> for Delivered<'a> {
+    fn as_ref(&self) -> &Envelope<&'a [u8]> {
+        &self.envelope
+    }
+}
+
 /// What a subscribing role does. Its methods run on the subscriber's thread, between two batches.
 pub trait Handler {
     /// The role's own counters (the skeleton adds the shared [`BusStats`]).
@@ -170,7 +176,7 @@ impl Subscribed {
                 Recv::Message(m) => self.batch.push(m),
                 Recv::Malformed => {
                     self.stats.received += 1;
-                    self.bad("a message that is not two frames (topic, envelope)");
+                    self.bad(|| "a message that is not two frames (topic, envelope)".into());
                 }
                 Recv::Idle => break,
             }
@@ -179,9 +185,10 @@ impl Subscribed {
         Ok(())
     }
 
-    fn bad(&mut self, why: &str) {
+    /// Counts a bad message; only the first few are worth a log line (and the text it takes to write one).
+    fn bad(&mut self, why: impl FnOnce() -> String) {
         if self.stats.bad_envelope < MAX_WARNINGS {
-            tracing::warn!("subscriber: {why}");
+            tracing::warn!("subscriber: {}", why());
         }
         self.stats.bad_envelope += 1;
     }
@@ -211,13 +218,10 @@ impl Subscribed {
                         envelope: e,
                     });
                 }
-                Err(err) => {
-                    let why = format!(
-                        "bad envelope on {}: {err}",
-                        String::from_utf8_lossy(&m.topic)
-                    );
-                    self.bad(&why);
-                }
+                Err(err) => self.bad(|| {
+                    let topic = String::from_utf8_lossy(&m.topic);
+                    format!("bad envelope on {topic}: {err}")
+                }),
             }
         }
         let handled = handler.batch(&good);

@@ -91,15 +91,22 @@ fn open_groups(cfg: &ForwardConfig) -> Result<Vec<GroupState>, ForwardError> {
         .collect()
 }
 
+/// Where a destination of a prepared configuration comes from.
+enum Slot {
+    /// A running destination (its index) whose settings did not change: it keeps its socket and queue.
+    Kept(usize),
+    /// Opened for the new configuration.
+    Opened(Box<Dest>),
+}
+
 /// A configuration ready to take over: everything that can fail (opening new destinations, compiling rules)
 /// is done. Dropping it leaves the running forwarder as it was.
 pub struct Prepared {
     router: Router,
     groups: Vec<GroupState>,
     group_names: Vec<String>,
-    /// For each destination of the new configuration: a freshly opened one, or the index of a running one
-    /// that is kept as it is.
-    dests: Vec<Result<Dest, usize>>,
+    /// Each destination of the new configuration, in order.
+    dests: Vec<Slot>,
     configs: Vec<Destination>,
     source_port: u16,
     kinds: Vec<KindSelector>,
@@ -162,14 +169,16 @@ impl Forwarder {
         self.router.count()
     }
 
-    /// Routes one batch of checked envelopes, then sends each destination its share with one batched call.
-    pub fn forward(&mut self, batch: &[Envelope<&[u8]>]) {
+    /// Routes one batch of checked envelopes (or of anything that holds one, such as the subscriber's
+    /// deliveries, so no copy of the batch is made), then sends each destination its share with one batched
+    /// call.
+    pub fn forward<'a, E: AsRef<Envelope<&'a [u8]>>>(&mut self, batch: &[E]) {
         // Reachability as of this batch (groups skip members that are down).
         let ups: Vec<bool> = match self.groups.is_empty() {
             true => Vec::new(),
             false => self.dests.iter().map(Dest::up).collect(),
         };
-        for (i, e) in batch.iter().enumerate() {
+        for (i, e) in batch.iter().map(AsRef::as_ref).enumerate() {
             match self
                 .router
                 .route(&Facts::new(e.kind(), e.src(), e.payload()))
@@ -183,7 +192,7 @@ impl Forwarder {
                 }
             }
         }
-        let payload = |i: usize| batch.get(i).map_or(&[][..], |e| e.payload());
+        let payload = |i: usize| batch.get(i).map_or(&[][..], |e| e.as_ref().payload());
         self.dests.iter_mut().for_each(|d| d.flush(&payload));
         self.replay_templates();
         let sent_at = runtime::now_ns();
@@ -328,17 +337,19 @@ impl Forwarder {
             dests.push(match kept {
                 Some(j) => {
                     taken[j] = true;
-                    Err(j)
+                    Slot::Kept(j)
                 }
                 None if self.configs.contains(d) && !(port_changed && plain_udp) => {
                     return Err(ForwardError::Twice(d.name().to_owned()))
                 }
-                None => Ok(
-                    Dest::open(d, f.source_port).map_err(|source| ForwardError::Open {
-                        name: d.name().to_owned(),
-                        source,
-                    })?,
-                ),
+                None => {
+                    let opened =
+                        Dest::open(d, f.source_port).map_err(|source| ForwardError::Open {
+                            name: d.name().to_owned(),
+                            source,
+                        })?;
+                    Slot::Opened(Box::new(opened))
+                }
             });
         }
         Ok(Prepared {
@@ -363,8 +374,8 @@ impl Forwarder {
             .dests
             .into_iter()
             .filter_map(|d| match d {
-                Ok(fresh) => Some(fresh),
-                Err(j) => old[j].take(),
+                Slot::Opened(fresh) => Some(*fresh),
+                Slot::Kept(j) => old[j].take(),
             })
             .collect();
         close_in_background(old.into_iter().flatten().collect());
@@ -439,7 +450,7 @@ mod tests {
             ]))
             .unwrap();
         assert!(
-            matches!(p.dests[..], [Err(0), Ok(_)]),
+            matches!(p.dests[..], [Slot::Kept(0), Slot::Opened(_)]),
             "the first one is kept"
         );
         f.commit(p);

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use bus::subscriber::{self, Delivered, Handler, Report, Subscription};
 use config::{parse_to, Config, Destination, Endpoint};
-use envelope::Envelope;
 use forward::{ForwardReport, Forwarder};
 use runtime::{Reporter, Stop};
 
@@ -94,8 +93,7 @@ impl Handler for Forwarding<'_> {
     }
 
     fn batch(&mut self, batch: &[Delivered<'_>]) -> Result<()> {
-        let envelopes: Vec<Envelope<&[u8]>> = batch.iter().map(|d| d.envelope).collect();
-        self.forwarder.forward(&envelopes);
+        self.forwarder.forward(batch);
         Ok(())
     }
 
