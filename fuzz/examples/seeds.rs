@@ -255,6 +255,41 @@ fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
     }
 }
 
+/// `route` input: the kind's index in `Kind::ALL`, the IPv4 exporter, the payload.
+fn route_input(kind: u8, exporter: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![kind];
+    v.extend_from_slice(&exporter);
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A datagram of every kind, from an exporter the drop rule takes and from one it does not, and syslog
+/// messages the severity, host, app and text rules match.
+fn route_seeds(out: &Out, s: &Settings) {
+    let kinds = [
+        (SYSLOG, GenKind::Syslog),
+        (NETFLOW_V5, GenKind::NetflowV5),
+        (NETFLOW_V9, GenKind::NetflowV9),
+        (IPFIX, GenKind::Ipfix),
+        (SFLOW, GenKind::Sflow),
+        (SNMPTRAP, GenKind::SnmptrapV1),
+        (SNMPTRAP, GenKind::SnmptrapV2c),
+    ];
+    for (code, k) in kinds {
+        let p = generated(k, 1, s).remove(0);
+        out.put("route", k.name(), &route_input(code, [198, 51, 100, 7], &p));
+        let dropped = format!("{}-dropped", k.name());
+        out.put("route", &dropped, &route_input(code, [192, 0, 2, 7], &p));
+    }
+    let texts: [&[u8]; 2] = [
+        b"<155>Dec  7 10:00:00 edge1 sshd[42]: Interface ge-0/0/1 link is down",
+        b"<155>1 2026-12-07T10:00:00Z edge1 sshd 42 - - LINK DOWN",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        out.put("route", &format!("syslog-rules-{i}"), &route_input(SYSLOG, [198, 51, 100, 7], t));
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let corpus = std::env::args_os()
@@ -265,4 +300,5 @@ fn main() {
     netflow_seeds(&out, &s);
     syslog_seeds(&out);
     sflow_snmp_seeds(&out, &s, &root.join("../crates/wire/tests/data"));
+    route_seeds(&out, &s);
 }

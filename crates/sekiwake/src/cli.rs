@@ -77,3 +77,17 @@ pub fn resolve(s: &str) -> Result<SocketAddr, String> {
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("`{s}` is not HOST:PORT"))
 }
+
+/// Help for `--port KIND=PORT`, with the port families named from their one list.
+pub fn port_help() -> String {
+    let families: Vec<&str> = wire::kind::Family::ALL.iter().map(|f| f.name()).collect();
+    format!(
+        "KIND=PORT (repeatable), KIND one of {}; replaces that kind's default ports",
+        families.join(", ")
+    )
+}
+
+/// Help for a kind selector flag, with the kinds named from their one list.
+pub fn kinds_help(what: &str) -> String {
+    format!("{what}: {}", config::KindSelector::names())
+}

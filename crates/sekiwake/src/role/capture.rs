@@ -22,7 +22,7 @@ use serde::Serialize;
 use wire::classify::Classifier;
 use wire::kind::Kind;
 
-use crate::cli::{apply_ports, StatsArgs};
+use crate::cli::{apply_ports, port_help, StatsArgs};
 use crate::context::{Context, RoleConfig};
 use crate::frames;
 
@@ -40,8 +40,7 @@ pub struct Args {
     /// Receive on a UDP socket (repeatable), e.g. 0.0.0.0:514.
     #[arg(long)]
     pub listen: Vec<SocketAddr>,
-    /// KIND=PORT (repeatable); KIND is syslog, netflow, ipfix, sflow or snmptrap. Replaces that kind's defaults.
-    #[arg(long = "port", value_parser = parse_port)]
+    #[arg(long = "port", value_parser = parse_port, help = port_help())]
     pub ports: Vec<(FamilyName, Port)>,
     /// Bus endpoint to publish on (tcp://HOST:PORT or ipc://PATH).
     #[arg(long)]

@@ -9,7 +9,7 @@ use config::{parse_port, Config, FamilyName, Port};
 use records::Printer;
 use serde::Serialize;
 
-use crate::cli::{apply_ports, RecordArgs};
+use crate::cli::{apply_ports, port_help, RecordArgs};
 use crate::context::{Context, RoleConfig};
 use crate::frames;
 
@@ -18,8 +18,7 @@ pub struct Args {
     /// The pcap/pcapng file to decode.
     #[arg(long)]
     pub pcap: String,
-    /// KIND=PORT (repeatable), as for capture: KIND is syslog, netflow, ipfix, sflow or snmptrap.
-    #[arg(long = "port", value_parser = parse_port)]
+    #[arg(long = "port", value_parser = parse_port, help = port_help())]
     pub ports: Vec<(FamilyName, Port)>,
     #[command(flatten)]
     pub records: RecordArgs,

@@ -11,7 +11,7 @@ use config::{parse_to, Config, Destination, Endpoint};
 use forward::{ForwardReport, Forwarder};
 use runtime::{Reporter, Stop};
 
-use crate::cli::StatsArgs;
+use crate::cli::{kinds_help, StatsArgs};
 use crate::context::{Context, RoleConfig};
 
 #[derive(clap::Args, Debug)]
@@ -19,8 +19,7 @@ pub struct Args {
     /// Bus endpoint to subscribe to (repeatable).
     #[arg(long)]
     pub subscribe: Vec<Endpoint>,
-    /// KIND=udp://HOST:PORT (repeatable). KIND: a kind, netflow (v5+v9), or all.
-    #[arg(long = "to", value_parser = parse_to)]
+    #[arg(long = "to", value_parser = parse_to, help = kinds_help("KIND=URL (repeatable), URL udp://, tcp:// or tls://HOST:PORT; KIND"))]
     pub to: Vec<Destination>,
     /// Source port of forwarded datagrams (the loop guard capture ignores); 0 for any.
     #[arg(long)]

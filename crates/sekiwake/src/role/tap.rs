@@ -13,7 +13,7 @@ use runtime::{Reporter, Summary};
 use serde::Serialize;
 use wire::kind::Kind;
 
-use crate::cli::{RecordArgs, StatsArgs};
+use crate::cli::{kinds_help, RecordArgs, StatsArgs};
 use crate::context::{Context, RoleConfig};
 
 #[derive(clap::Args, Debug)]
@@ -22,8 +22,7 @@ pub struct Args {
     /// (tcp://127.0.0.1:5556).
     #[arg(long)]
     pub subscribe: Vec<Endpoint>,
-    /// Only these kinds (repeatable): a kind, netflow, or all.
-    #[arg(long)]
+    #[arg(long, help = kinds_help("Only these kinds (repeatable)"))]
     pub kind: Vec<KindSelector>,
     /// Decode each datagram into records (flows, messages, traps...) instead of printing the envelope.
     #[arg(long)]
