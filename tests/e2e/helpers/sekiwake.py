@@ -148,16 +148,7 @@ class Sekiwake:
         tos = [f"{k}={v}" for k, v in to.items()] if isinstance(to, dict) else list(to)
         for t in tos:
             argv += ["--to", t]
-        if stats_path:
-            argv += ["--stats", stats_path, "--stats-interval", "1"]
-        argv += list(extra)
-        p = SekiwakeProc("forward", argv, self.dir, stats_path, None, netns)
-        self.procs.append(p)
-        p.start()
-        # forward has no readiness signal: its first stats write means its loop is running
-        if stats_path:
-            p.wait_ready(lambda: p.stats() is not None, timeout=10, what="running (no stats file)")
-        return p
+        return self._subscriber("forward", argv + list(extra), stats_path, netns)
 
     def tap(self, subscribe, *kinds, netns=None, decode=False, snmp_users=(), stats=False, hwm=None):
         """Start `sekiwake tap` (with decode=True: `--decode`, records instead of envelopes); its stdout lines
@@ -173,9 +164,14 @@ class Sekiwake:
             argv += ["--snmp-user", u]
         if hwm is not None:
             argv += ["--hwm", hwm]
+        return self._subscriber("tap", argv, stats_path, netns)
+
+    def _subscriber(self, role, argv, stats_path, netns):
+        """Start a subscribing role; with a stats file, wait for its first write (a subscriber has no other
+        readiness signal: that write means its loop is running)."""
         if stats_path:
-            argv += ["--stats", stats_path, "--stats-interval", "1"]
-        p = SekiwakeProc("tap", argv, self.dir, stats_path, None, netns)
+            argv = argv + ["--stats", stats_path, "--stats-interval", "1"]
+        p = SekiwakeProc(role, argv, self.dir, stats_path, None, netns)
         self.procs.append(p)
         p.start()
         if stats_path:
