@@ -24,6 +24,7 @@ impl Default for Sequencer {
 impl Sequencer {
     /// The number of the next datagram of `kind` in `bucket`, advanced for every datagram offered to the bus
     /// (sent or dropped at the high-water mark alike, so drops show as gaps downstream).
+    #[inline]
     pub fn next(&mut self, kind: Kind, bucket: u8) -> u64 {
         let slot = &mut self.next[kind.index()][usize::from(bucket) % BUCKETS];
         let seq = *slot;
@@ -43,7 +44,9 @@ pub struct Gaps {
 }
 
 impl Gaps {
-    /// Records datagram `seq` of `stream`; a number past the expected one counts what was skipped.
+    /// Records datagram `seq` of `stream`; a number past the expected one counts what was skipped. Called
+    /// per message from the skeleton's instance in each role's crate: worth inlining there.
+    #[inline]
     pub fn see(&mut self, stream: Stream, seq: u64) {
         let next = self.next.entry(stream).or_insert(seq);
         if seq > *next {

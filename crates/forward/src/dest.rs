@@ -306,7 +306,7 @@ impl Dest {
     }
 
     /// Sends what is pending; `batch` resolves [`Item::Batch`] indexes to payloads.
-    pub fn flush<'a>(&mut self, batch: &impl Fn(usize) -> &'a [u8]) {
+    pub fn flush<'a>(&mut self, batch: &dyn Fn(usize) -> &'a [u8]) {
         if self.pending.is_empty() {
             return;
         }

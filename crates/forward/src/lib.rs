@@ -171,29 +171,42 @@ impl Forwarder {
 
     /// Routes one batch of checked envelopes (or of anything that holds one, such as the subscriber's
     /// deliveries, so no copy of the batch is made), then sends each destination its share with one batched
-    /// call.
+    /// call. The work is done by non-generic methods, compiled (and inlined) in this crate.
     pub fn forward<'a, E: AsRef<Envelope<&'a [u8]>>>(&mut self, batch: &[E]) {
-        // Reachability as of this batch (groups skip members that are down).
-        let ups: Vec<bool> = match self.groups.is_empty() {
+        let ups = self.reachability();
+        for (i, e) in batch.iter().enumerate() {
+            self.route_one(&ups, i, e.as_ref());
+        }
+        self.send_batch(&|i| batch.get(i).map_or(&[][..], |e| e.as_ref().payload()));
+    }
+
+    /// Reachability as of this batch (groups skip members that are down).
+    fn reachability(&self) -> Vec<bool> {
+        match self.groups.is_empty() {
             true => Vec::new(),
             false => self.dests.iter().map(Dest::up).collect(),
-        };
-        for (i, e) in batch.iter().map(AsRef::as_ref).enumerate() {
-            match self
-                .router
-                .route(&Facts::new(e.kind(), e.src(), e.payload()))
-            {
-                Verdict::Dropped(_) => self.report.dropped_by_rule += 1,
-                Verdict::Unrouted => self.report.unrouted += 1,
-                Verdict::To(targets) => {
-                    self.report.routed += 1;
-                    self.deliver(&ups, i, e, &targets);
-                    self.stamps.push(e.timestamp_ns());
-                }
+        }
+    }
+
+    /// Runs the rules for datagram `i` of the batch and queues it where they say.
+    fn route_one(&mut self, ups: &[bool], i: usize, e: &Envelope<&[u8]>) {
+        match self
+            .router
+            .route(&Facts::new(e.kind(), e.src(), e.payload()))
+        {
+            Verdict::Dropped(_) => self.report.dropped_by_rule += 1,
+            Verdict::Unrouted => self.report.unrouted += 1,
+            Verdict::To(targets) => {
+                self.report.routed += 1;
+                self.deliver(ups, i, e, &targets);
+                self.stamps.push(e.timestamp_ns());
             }
         }
-        let payload = |i: usize| batch.get(i).map_or(&[][..], |e| e.as_ref().payload());
-        self.dests.iter_mut().for_each(|d| d.flush(&payload));
+    }
+
+    /// Sends every destination what is queued for it; `payload` resolves batch indexes.
+    fn send_batch<'a>(&mut self, payload: &dyn Fn(usize) -> &'a [u8]) {
+        self.dests.iter_mut().for_each(|d| d.flush(payload));
         self.replay_templates();
         let sent_at = runtime::now_ns();
         for ts in self.stamps.drain(..) {
