@@ -138,17 +138,88 @@ pub struct Common {
     pub bytes: Option<u64>,
 }
 
-impl Common {
+/// Every element of a record that can give a summary key, kept as given (the first of each element), so that
+/// the choice follows the precedence documented in docs/records.md, whatever the template order.
+#[derive(Default)]
+struct Candidates {
+    ip_version: Option<u64>,
+    /// Source and destination: IPv4 (8, 12) and IPv6 (27, 28).
+    v4: [Option<IpAddr>; 2],
+    v6: [Option<IpAddr>; 2],
+    /// Source and destination ports: transport (7, 11), UDP (180, 181), TCP (182, 183).
+    transport: [Option<u64>; 2],
+    udp: [Option<u64>; 2],
+    tcp: [Option<u64>; 2],
+    protocol: Option<u64>,
+    /// Delta (2, 1) and total (86, 85) packet and octet counts.
+    packets: [Option<u64>; 2],
+    bytes: [Option<u64>; 2],
+}
+
+impl Candidates {
     fn note(&mut self, id: u16, v: &Value) {
         match (id, v) {
-            (8 | 27, Value::Ip(a)) => first(&mut self.src_addr, *a),
-            (12 | 28, Value::Ip(a)) => first(&mut self.dst_addr, *a),
-            (7 | 180 | 182, Value::Unsigned(n)) => first(&mut self.src_port, *n),
-            (11 | 181 | 183, Value::Unsigned(n)) => first(&mut self.dst_port, *n),
+            (60, Value::Unsigned(n)) => first(&mut self.ip_version, *n),
+            (8, Value::Ip(a)) => first(&mut self.v4[0], *a),
+            (12, Value::Ip(a)) => first(&mut self.v4[1], *a),
+            (27, Value::Ip(a)) => first(&mut self.v6[0], *a),
+            (28, Value::Ip(a)) => first(&mut self.v6[1], *a),
+            (7, Value::Unsigned(n)) => first(&mut self.transport[0], *n),
+            (11, Value::Unsigned(n)) => first(&mut self.transport[1], *n),
+            (180, Value::Unsigned(n)) => first(&mut self.udp[0], *n),
+            (181, Value::Unsigned(n)) => first(&mut self.udp[1], *n),
+            (182, Value::Unsigned(n)) => first(&mut self.tcp[0], *n),
+            (183, Value::Unsigned(n)) => first(&mut self.tcp[1], *n),
             (4, Value::Unsigned(n)) => first(&mut self.protocol, *n),
-            (2 | 86, Value::Unsigned(n)) => first(&mut self.packets, *n),
-            (1 | 85, Value::Unsigned(n)) => first(&mut self.bytes, *n),
+            (2, Value::Unsigned(n)) => first(&mut self.packets[0], *n),
+            (86, Value::Unsigned(n)) => first(&mut self.packets[1], *n),
+            (1, Value::Unsigned(n)) => first(&mut self.bytes[0], *n),
+            (85, Value::Unsigned(n)) => first(&mut self.bytes[1], *n),
             _ => {}
+        }
+    }
+
+    /// The address family of the flow: the one ipVersion names, else the one whose address is specified
+    /// (an unspecified address never wins over a specified one), IPv4 first when both or neither are.
+    fn addresses(&self) -> [Option<IpAddr>; 2] {
+        let present = |pair: &[Option<IpAddr>; 2]| pair.iter().any(Option::is_some);
+        let specified =
+            |pair: &[Option<IpAddr>; 2]| pair.iter().flatten().any(|a| !a.is_unspecified());
+        let (chosen, other) = match self.ip_version {
+            Some(4) if present(&self.v4) => (&self.v4, &self.v6),
+            Some(6) if present(&self.v6) => (&self.v6, &self.v4),
+            _ if specified(&self.v4) => (&self.v4, &self.v6),
+            _ if specified(&self.v6) => (&self.v6, &self.v4),
+            _ if present(&self.v4) => (&self.v4, &self.v6),
+            _ => (&self.v6, &self.v4),
+        };
+        [chosen[0].or(other[0]), chosen[1].or(other[1])]
+    }
+
+    /// sourceTransportPort (destination…) first, then the protocol's own (UDP 180/181, TCP 182/183), then
+    /// either.
+    fn port(&self, side: usize) -> Option<u64> {
+        let own = match self.protocol {
+            Some(17) => self.udp[side],
+            Some(6) => self.tcp[side],
+            _ => None,
+        };
+        self.transport[side]
+            .or(own)
+            .or(self.udp[side])
+            .or(self.tcp[side])
+    }
+
+    fn common(&self) -> Common {
+        let [src_addr, dst_addr] = self.addresses();
+        Common {
+            src_addr,
+            dst_addr,
+            src_port: self.port(0),
+            dst_port: self.port(1),
+            protocol: self.protocol,
+            packets: self.packets[0].or(self.packets[1]),
+            bytes: self.bytes[0].or(self.bytes[1]),
         }
     }
 }
@@ -223,12 +294,12 @@ fn v9_scope_name(id: u16) -> Cow<'static, str> {
 }
 
 fn flow(export: Export, r: &DataRecord<'_>) -> Flow {
-    let mut common = Common::default();
+    let mut candidates = Candidates::default();
     let mut fields = Fields(Vec::with_capacity(r.template.fields.len()));
     for (f, v) in r.fields() {
         let value = value_of(f, v);
         if f.enterprise == 0 {
-            common.note(f.id, &value);
+            candidates.note(f.id, &value);
         }
         match r.template.repeats {
             true => fields.push(name(f), value),
@@ -239,7 +310,7 @@ fn flow(export: Export, r: &DataRecord<'_>) -> Flow {
         export,
         template_id: r.template.id,
         sampling_rate: r.sampling_rate,
-        common,
+        common: candidates.common(),
         fields,
     }
 }

@@ -284,3 +284,144 @@ fn snmp_v3_auth_priv_decodes_with_the_user_and_is_an_error_without() {
         && v["value"] == 4_000_000_000u64
         && v["type"] == "counter32"));
 }
+
+/// An IPFIX message: header, then the given sets (id, body).
+fn ipfix_message(sets: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let body: Vec<u8> = sets
+        .iter()
+        .flat_map(|(id, b)| {
+            let mut s = id.to_be_bytes().to_vec();
+            s.extend_from_slice(&((b.len() + 4) as u16).to_be_bytes());
+            s.extend_from_slice(b);
+            s
+        })
+        .collect();
+    let mut m = vec![0, 10];
+    m.extend_from_slice(&((body.len() + 16) as u16).to_be_bytes());
+    m.extend_from_slice(&[0x69, 0x2d, 0x00, 0x00, 0, 0, 0, 1, 0, 0, 0, 0]);
+    m.extend(body);
+    m
+}
+
+/// A template set defining template 256 with the given (element, length) fields.
+fn template_set(fields: &[(u16, u16)]) -> (u16, Vec<u8>) {
+    let mut b = vec![1, 0];
+    b.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+    for (id, len) in fields {
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(&len.to_be_bytes());
+    }
+    (2, b)
+}
+
+fn summary(template: &[(u16, u16)], records: &[Vec<u8>]) -> Vec<Json> {
+    let data: Vec<u8> = records.concat();
+    let msg = ipfix_message(&[template_set(template), (256, data)]);
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(&mut dec, Kind::Ipfix, &[msg]);
+    assert!(errors.is_empty(), "{errors:?}");
+    out
+}
+
+fn v4(a: [u8; 4]) -> Vec<u8> {
+    a.to_vec()
+}
+
+fn v6(last: u8) -> Vec<u8> {
+    let mut a = vec![0x20, 0x01, 0x0d, 0xb8];
+    a.extend_from_slice(&[0; 11]);
+    a.push(last);
+    a
+}
+
+#[test]
+fn summary_fields_do_not_depend_on_template_order() {
+    // A dual-stack template that lists IPv6 before IPv4 and totals before deltas, as Cisco's do.
+    let t = [
+        (27, 16),
+        (28, 16),
+        (8, 4),
+        (12, 4),
+        (182, 2),
+        (183, 2),
+        (4, 1),
+        (85, 8),
+        (1, 8),
+        (86, 8),
+        (2, 8),
+    ];
+    let record = |src6: Vec<u8>, dst6: Vec<u8>, src4: Vec<u8>, dst4: Vec<u8>| {
+        let mut r = [src6, dst6, src4, dst4].concat();
+        r.extend_from_slice(&[0x9c, 0x40, 0x01, 0xbb, 6]); // tcp ports 40000 -> 443, TCP
+        for n in [90_000u64, 1500, 60, 1] {
+            r.extend_from_slice(&n.to_be_bytes());
+        }
+        r
+    };
+    let out = summary(
+        &t,
+        &[
+            record(
+                vec![0; 16],
+                vec![0; 16],
+                v4([192, 0, 2, 1]),
+                v4([198, 51, 100, 2]),
+            ),
+            record(v6(1), v6(2), v4([0; 4]), v4([0; 4])),
+        ],
+    );
+    let flows: Vec<_> = out.iter().filter(|r| r["record"] == "flow").collect();
+    assert_eq!(flows.len(), 2);
+    let keys = |f: &Json| {
+        (
+            f["src_addr"].as_str().unwrap().to_owned(),
+            f["dst_addr"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        keys(flows[0]),
+        ("192.0.2.1".into(), "198.51.100.2".into()),
+        "IPv4 flow"
+    );
+    assert_eq!(
+        keys(flows[1]),
+        ("2001:db8::1".into(), "2001:db8::2".into()),
+        "IPv6 flow"
+    );
+    for f in flows {
+        assert_eq!(
+            (f["bytes"].as_u64(), f["packets"].as_u64()),
+            (Some(1500), Some(1)),
+            "deltas win"
+        );
+        assert_eq!(
+            (f["src_port"].as_u64(), f["dst_port"].as_u64()),
+            (Some(40000), Some(443))
+        );
+    }
+}
+
+#[test]
+fn ip_version_names_the_address_family() {
+    // Both families specified: ipVersion (60) decides; without it, IPv4 comes first.
+    let t = [(60, 1), (27, 16), (28, 16), (8, 4), (12, 4)];
+    let rec = |version: u8| {
+        [
+            vec![version],
+            v6(1),
+            v6(2),
+            v4([192, 0, 2, 1]),
+            v4([192, 0, 2, 2]),
+        ]
+        .concat()
+    };
+    let out = summary(&t, &[rec(6), rec(4)]);
+    assert_eq!(out[0]["src_addr"], "2001:db8::1");
+    assert_eq!(out[1]["src_addr"], "192.0.2.1");
+    let without = summary(&t[1..], &[rec(6)[1..].to_vec()]);
+    assert_eq!(without[0]["dst_addr"], "192.0.2.2");
+    // UDP ports from the UDP elements when the protocol says UDP, even after TCP ones in the template.
+    let t = [(4, 1), (182, 2), (180, 2)];
+    let out = summary(&t, &[vec![17, 0, 1, 0x30, 0x39]]);
+    assert_eq!(out[0]["src_port"], 12345);
+}

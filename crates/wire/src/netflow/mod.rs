@@ -148,7 +148,8 @@ impl Session {
         self.cache.len()
     }
 
-    /// Decodes one v9 or IPFIX datagram from `exporter` received at `now` (seconds). A header error is
+    /// Decodes one v9 or IPFIX datagram from `exporter` received at `now` (seconds). An all-zero tail after
+    /// the last set is padding (exporters that fill a datagram to a fixed size send one), not a bad set. A header error is
     /// returned; set-level problems are reported as events and the other sets still decode.
     pub fn decode(
         &mut self,
@@ -164,7 +165,7 @@ impl Session {
             protocol: h.protocol,
         };
         let mut at = p.len() - sets.len();
-        while sets.len() >= SET_HEADER {
+        while sets.len() >= SET_HEADER && !is_padding(sets) {
             let (id, len) = (be16(sets, 0)?, usize::from(be16(sets, 2)?));
             if len < SET_HEADER || len > sets.len() {
                 out(Event::BadSet(WireError::new(
@@ -268,6 +269,12 @@ pub fn uint(v: &[u8]) -> Option<u64> {
     (1..=8)
         .contains(&v.len())
         .then(|| v.iter().fold(0u64, |n, b| n << 8 | u64::from(*b)))
+}
+
+/// Whether what follows the last set is only padding: zero bytes. No set looks like that (a length of 0 is
+/// shorter than any set header), so nothing readable is skipped.
+pub(crate) fn is_padding(rest: &[u8]) -> bool {
+    rest.iter().all(|&b| b == 0)
 }
 
 #[cfg(test)]

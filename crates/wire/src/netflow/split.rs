@@ -20,7 +20,7 @@ fn is_template_set(protocol: Protocol, id: u16) -> bool {
 fn template_sets(p: &[u8]) -> Result<(Protocol, Vec<&[u8]>), WireError> {
     let (h, mut sets) = header(p)?;
     let mut found = Vec::new();
-    while sets.len() >= SET_HEADER {
+    while sets.len() >= SET_HEADER && !super::is_padding(sets) {
         let (id, len) = (be16(sets, 0)?, usize::from(be16(sets, 2)?));
         if len < SET_HEADER || len > sets.len() {
             return Err(WireError::new(

@@ -274,3 +274,27 @@ fn huge_sampling_values_and_expiry_do_not_overflow() {
     );
     assert!(matches!(seen[0], Seen::Flow(_, None)), "{seen:?}");
 }
+
+#[test]
+fn an_all_zero_tail_is_padding_not_a_bad_set() {
+    let mut s = Session::default();
+    let mut p = v9(
+        1,
+        1,
+        &[set(0, &flow_template()), set(256, &flow([10, 0, 0, 1], 1))],
+    );
+    p.extend_from_slice(&[0; 37]); // a datagram filled up to a fixed size
+    let (h, seen) = run(&mut s, 1, &p);
+    assert!(h.is_ok());
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(matches!(seen[1], Seen::Flow(..)));
+    let t = super::split::template_only(&p).expect("templates are still found");
+    assert!(!t.is_empty());
+    // a tail that is not all zeros is still a bad set
+    let last = p.len() - 1;
+    p[last] = 1;
+    assert_eq!(
+        run(&mut s, 1, &p).1.last(),
+        Some(&Seen::Bad("netflow: set length out of bounds"))
+    );
+}
