@@ -112,6 +112,8 @@ pub struct Stats {
     /// SNMPv3 messages not decoded for want of keys: unknown user, no key for the level, failed
     /// authentication or decryption (also counted in `malformed`).
     pub snmp_usm_failed: u64,
+    /// SNMPv3 messages whose engine boots or time came as a negative INTEGER, read as unsigned (decoded).
+    pub snmp_lenient_integers: u64,
 }
 
 pub struct Decoder {
@@ -197,8 +199,12 @@ impl Decoder {
             }
             Kind::NetflowV9 | Kind::Ipfix => self.template_based(d, emit),
             Kind::Sflow => sflow::samples(d.payload, &mut |b| emit("sflow", b)).map_err(one),
-            Kind::Snmptrap => snmp::message(d.payload, &mut self.usm, &mut |b| emit("snmptrap", b))
-                .map_err(|e| vec![e.into()]),
+            Kind::Snmptrap => {
+                let lenient = snmp::message(d.payload, &mut self.usm, &mut |b| emit("snmptrap", b))
+                    .map_err(|e| vec![e.into()])?;
+                self.stats.snmp_lenient_integers += u64::from(lenient);
+                Ok(())
+            }
         }
     }
 

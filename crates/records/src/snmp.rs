@@ -49,6 +49,10 @@ pub struct V3 {
     pub engine_id: String,
     pub engine_boots: u32,
     pub engine_time: u32,
+    /// Engine boots or time came as a negative INTEGER (Net-SNMP writes 128..=255 without the leading zero
+    /// byte) and were read as the unsigned number of their bytes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lenient_integers: bool,
     /// Hex.
     pub context_engine_id: String,
     pub context_name: String,
@@ -66,10 +70,15 @@ pub struct VarBind {
     pub hex: bool,
 }
 
-pub fn message(p: &[u8], usm: &mut Usm, out: &mut impl FnMut(Body)) -> Result<(), snmp::SnmpError> {
+/// Decodes one message; `Ok(true)` when its SNMPv3 engine boots or time had to be read leniently.
+pub fn message(
+    p: &[u8],
+    usm: &mut Usm,
+    out: &mut impl FnMut(Body),
+) -> Result<bool, snmp::SnmpError> {
     let m = snmp::parse(p, usm)?;
     out(Body::Trap(trap(&m)));
-    Ok(())
+    Ok(m.v3.as_ref().is_some_and(|h| h.lenient_integers))
 }
 
 fn trap(m: &Message) -> Trap {
@@ -104,6 +113,7 @@ fn trap(m: &Message) -> Trap {
             engine_id: hex(&h.engine_id),
             engine_boots: h.engine_boots,
             engine_time: h.engine_time,
+            lenient_integers: h.lenient_integers,
             context_engine_id: hex(&h.context_engine_id),
             context_name: String::from_utf8_lossy(&h.context_name).into_owned(),
         }),

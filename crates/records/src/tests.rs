@@ -425,3 +425,69 @@ fn ip_version_names_the_address_family() {
     let out = summary(&t, &[vec![17, 0, 1, 0x30, 0x39]]);
     assert_eq!(out[0]["src_port"], 12345);
 }
+
+/// An SNMPv3 noAuthNoPriv trap whose engine boots are `boots` as given (raw INTEGER contents).
+fn v3_trap(boots: &[u8]) -> Vec<u8> {
+    use wire::snmp::ber::{tag, write};
+    let mut m = Vec::new();
+    write::nested(&mut m, tag::SEQUENCE, |o| {
+        write::integer(o, tag::INTEGER, 3);
+        write::nested(o, tag::SEQUENCE, |g| {
+            write::integer(g, tag::INTEGER, 7);
+            write::integer(g, tag::INTEGER, 65507);
+            write::tlv(g, tag::OCTET_STRING, &[0]);
+            write::integer(g, tag::INTEGER, 3);
+        });
+        let mut usm = Vec::new();
+        write::nested(&mut usm, tag::SEQUENCE, |u| {
+            write::tlv(
+                u,
+                tag::OCTET_STRING,
+                &[0x80, 0, 0x1f, 0x88, 0x80, 1, 2, 3, 4],
+            );
+            write::tlv(u, tag::INTEGER, boots);
+            write::integer(u, tag::INTEGER, 1000);
+            write::tlv(u, tag::OCTET_STRING, b"nouser");
+            write::tlv(u, tag::OCTET_STRING, b"");
+            write::tlv(u, tag::OCTET_STRING, b"");
+        });
+        write::tlv(o, tag::OCTET_STRING, &usm);
+        write::nested(o, tag::SEQUENCE, |s| {
+            write::tlv(
+                s,
+                tag::OCTET_STRING,
+                &[0x80, 0, 0x1f, 0x88, 0x80, 1, 2, 3, 4],
+            );
+            write::tlv(s, tag::OCTET_STRING, b"");
+            write::nested(s, tag::TRAP_V2, |p| {
+                write::integer(p, tag::INTEGER, 1);
+                write::integer(p, tag::INTEGER, 0);
+                write::integer(p, tag::INTEGER, 0);
+                write::nested(p, tag::SEQUENCE, |_| {});
+            });
+        });
+    });
+    m
+}
+
+#[test]
+fn snmp_v3_engine_boots_without_the_leading_zero_decode_and_are_counted() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(
+        &mut dec,
+        Kind::Snmptrap,
+        &[v3_trap(&[0xdd]), v3_trap(&[0, 0xdd])],
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(out.len(), 2);
+    for r in &out {
+        assert_eq!(r["engine_boots"], 221);
+        assert_eq!(r["security_level"], "noAuthNoPriv");
+    }
+    assert_eq!(out[0]["lenient_integers"], true);
+    assert!(
+        out[1].get("lenient_integers").is_none(),
+        "only said when it happened"
+    );
+    assert_eq!(dec.stats.snmp_lenient_integers, 1);
+}

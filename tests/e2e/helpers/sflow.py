@@ -13,7 +13,9 @@ from .proc import Daemon
 
 
 class Sfacctd(Daemon):
-    """sfacctd on udp 127.0.0.1:port with a print plugin writing JSON lines; stopped with SIGINT."""
+    """sfacctd on udp 127.0.0.1:port with a print plugin writing JSON lines; stopped with SIGINT.  The plugin
+    writes only at exit (a refresh time longer than any test): a periodic dump that coincides with the exit
+    flush can write the same cache twice, doubling every count."""
 
     def __init__(self, workdir, port=None):
         self.dir = Path(workdir)
@@ -29,7 +31,7 @@ plugins: print[p]
 aggregate[p]: peer_src_ip,src_host,dst_host,src_port,dst_port,proto
 print_output[p]: json
 print_output_file[p]: {self.dir}/sflow-%s.json
-print_refresh_time[p]: 2
+print_refresh_time[p]: 3600
 print_output_file_append[p]: true
 """)
         super().__init__("sfacctd", ["sfacctd", "-f", self.conf], self.dir, stop_signal=signal.SIGINT)

@@ -1,6 +1,6 @@
-//! Sampling rates learned from options data: samplingInterval (34), samplerRandomInterval (50), or
-//! samplingPacketInterval/Space (305/306), either for a whole domain or per sampler (samplerId 48,
-//! selectorId 302). A flow record that names its own interval or sampler wins over the domain's rate.
+//! Sampling rates learned from options data: samplingInterval (34), samplerRandomInterval (50),
+//! samplingPacketInterval/Space (305/306), or samplingSize/Population (309/310, as IOS-XR sends them), either
+//! for a whole domain or per sampler (samplerId 48, selectorId 302). A flow record that names its own interval or sampler wins over the domain's rate.
 
 use std::collections::HashMap;
 
@@ -27,6 +27,9 @@ struct Seen {
     interval: Option<u64>,
     packet_interval: Option<u64>,
     packet_space: Option<u64>,
+    /// samplingSize packets taken out of every samplingPopulation.
+    size: Option<u64>,
+    population: Option<u64>,
     sampler: Option<u64>,
 }
 
@@ -43,6 +46,8 @@ impl Seen {
                 34 | 50 => s.interval = uint(v),
                 305 => s.packet_interval = uint(v),
                 306 => s.packet_space = uint(v),
+                309 => s.size = uint(v),
+                310 => s.population = uint(v),
                 48 | 302 => s.sampler = uint(v),
                 _ => {}
             }
@@ -54,7 +59,10 @@ impl Seen {
         let r = match (self.interval, self.packet_interval, self.packet_space) {
             (Some(n), _, _) => n,
             (None, Some(i), Some(s)) if i > 0 => i.checked_add(s)? / i,
-            _ => return None,
+            _ => match (self.size, self.population) {
+                (Some(size), Some(population)) if size > 0 => population / size,
+                _ => return None,
+            },
         };
         (r > 0).then(|| r.min(u64::from(u32::MAX)) as u32)
     }
@@ -87,11 +95,9 @@ impl Sampling {
     }
 
     pub fn rate(&self, scope: Scope, rec: &DataRecord<'_>) -> Option<u32> {
-        let names_sampling = rec
-            .template
-            .fields
-            .iter()
-            .any(|f| f.enterprise == 0 && matches!(f.id, 34 | 50 | 305 | 306 | 48 | 302));
+        let names_sampling = rec.template.fields.iter().any(|f| {
+            f.enterprise == 0 && matches!(f.id, 34 | 50 | 305 | 306 | 309 | 310 | 48 | 302)
+        });
         if !names_sampling {
             return self.scopes.get(&scope).and_then(|r| r.domain);
         }

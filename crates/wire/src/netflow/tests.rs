@@ -298,3 +298,33 @@ fn an_all_zero_tail_is_padding_not_a_bad_set() {
         Some(&Seen::Bad("netflow: set length out of bounds"))
     );
 }
+
+#[test]
+fn selector_rates_from_sampling_size_and_population() {
+    // IOS-XR style: options template 260 with scope System(1) 4; selectorId(302) 8, samplingSize(309) 4,
+    // samplingPopulation(310) 4: selector 7 takes 1 packet in 256. Flows name selector 7.
+    let mut s = Session::default();
+    let mut ot = Vec::new();
+    for v in [260, 4, 12, 1, 4, 302, 8, 309, 4, 310, 4] {
+        put16(&mut ot, v);
+    }
+    let mut od = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+    put32(&mut od, 1);
+    put32(&mut od, 256);
+    // Template 261: selectorId(302) 8, sourceIPv4Address(8) 4.
+    let mut t = Vec::new();
+    for v in [261, 2, 302, 8, 8, 4] {
+        put16(&mut t, v);
+    }
+    let d = [vec![0, 0, 0, 0, 0, 0, 0, 7], vec![10, 0, 0, 1]].concat();
+    let p = v9(
+        1,
+        0,
+        &[set(1, &ot), set(260, &od), set(0, &t), set(261, &d)],
+    );
+    let (_, seen) = run(&mut s, 1, &p);
+    assert!(
+        matches!(seen.last(), Some(Seen::Flow(_, Some(256)))),
+        "{seen:?}"
+    );
+}

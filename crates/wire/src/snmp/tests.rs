@@ -468,3 +468,25 @@ fn corrupted_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn v3_engine_boots_without_the_leading_zero_are_read_as_unsigned() {
+    // Net-SNMP writes engine boots 221 as `02 01 dd` (strictly -35): read 221, and say it was odd.
+    let engine = [0x80, 0x00, 0x1f, 0x88, 0x80, 0xaa, 0xbb, 0xcc, 0xdd];
+    let at = V3_NOAUTH
+        .windows(engine.len())
+        .position(|w| w == engine)
+        .unwrap()
+        + engine.len();
+    assert_eq!(V3_NOAUTH[at..at + 3], [0x02, 0x01, 0x01], "engine boots 1");
+    let mut p = V3_NOAUTH.to_vec();
+    p[at + 2] = 0xdd;
+    let m = parse(&p, &mut Usm::default()).unwrap();
+    let h = m.v3.as_ref().unwrap();
+    assert_eq!(
+        (h.engine_boots, h.engine_time, h.lenient_integers),
+        (221, 833061, true)
+    );
+    let strict = parse(V3_NOAUTH, &mut Usm::default()).unwrap();
+    assert!(!strict.v3.unwrap().lenient_integers);
+}

@@ -35,6 +35,9 @@ pub struct V3Header {
     pub engine_id: Vec<u8>,
     pub engine_boots: u32,
     pub engine_time: u32,
+    /// Engine boots or time came as a negative INTEGER and were read as the unsigned number of their bytes:
+    /// Net-SNMP writes 128..=255 without the leading zero byte (`02 01 dd` for 221), as tshark and agents read it.
+    pub lenient_integers: bool,
     pub user: Vec<u8>,
     pub context_engine_id: Vec<u8>,
     pub context_name: Vec<u8>,
@@ -54,6 +57,8 @@ struct Security<'a> {
     engine_id: &'a [u8],
     boots: u32,
     time: u32,
+    /// Boots or time read leniently (see [`V3Header::lenient_integers`]).
+    lenient: bool,
     user: &'a [u8],
     mac: Tlv<'a>,
     salt: &'a [u8],
@@ -113,6 +118,20 @@ fn uint(r: &mut Reader, what: &'static str) -> Result<u32, WireError> {
     ber::non_negative(&r.integer(what)?)
 }
 
+/// Engine boots or time: `0..=i32::MAX`, or up to four bytes with the sign bit set, read as unsigned (the
+/// `bool` says so). Senders that drop the leading zero byte mean the unsigned number; refusing the message
+/// would be stricter than the receivers they talk to.
+fn lenient_uint(r: &mut Reader, what: &'static str) -> Result<(u32, bool), WireError> {
+    let t = r.integer(what)?;
+    match t.value {
+        [first, ..] if first & 0x80 != 0 && t.value.len() <= 4 => {
+            let v = t.value.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b));
+            Ok((v, true))
+        }
+        _ => ber::non_negative(&t).map(|v| (v, false)),
+    }
+}
+
 /// The security level msgFlags (at offset `at`) asks for.
 fn level(flags: u8, at: usize) -> Result<SecurityLevel, WireError> {
     match (flags & FLAG_AUTH != 0, flags & FLAG_PRIV != 0) {
@@ -131,13 +150,17 @@ fn security<'a>(t: &Tlv<'a>) -> Result<Security<'a>, WireError> {
     let seq = outer.expect(tag::SEQUENCE, "snmp: UsmSecurityParameters not a SEQUENCE")?;
     outer.finish("snmp: bytes after UsmSecurityParameters")?;
     let mut r = seq.reader();
+    let engine_id = bounded(
+        r.octets("snmp: engine ID not an OCTET STRING")?,
+        MAX_ENGINE_ID_LEN,
+    )?;
+    let (boots, odd_boots) = lenient_uint(&mut r, "snmp: engine boots not an INTEGER")?;
+    let (time, odd_time) = lenient_uint(&mut r, "snmp: engine time not an INTEGER")?;
     let sec = Security {
-        engine_id: bounded(
-            r.octets("snmp: engine ID not an OCTET STRING")?,
-            MAX_ENGINE_ID_LEN,
-        )?,
-        boots: uint(&mut r, "snmp: engine boots not an INTEGER")?,
-        time: uint(&mut r, "snmp: engine time not an INTEGER")?,
+        engine_id,
+        boots,
+        time,
+        lenient: odd_boots || odd_time,
         user: bounded(
             r.octets("snmp: user name not an OCTET STRING")?,
             MAX_USER_NAME_LEN,
@@ -229,6 +252,7 @@ fn header(g: &Global, sec: &Security, scoped: Scoped) -> (V3Header, Pdu) {
         engine_id: sec.engine_id.to_vec(),
         engine_boots: sec.boots,
         engine_time: sec.time,
+        lenient_integers: sec.lenient,
         user: sec.user.to_vec(),
         context_engine_id: scoped.context_engine_id,
         context_name: scoped.context_name,
