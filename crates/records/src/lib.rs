@@ -56,6 +56,8 @@ pub enum Body {
     Template(netflow::TemplateRecord),
     SflowFlow(sflow::SflowFlow),
     SflowCounters(sflow::SflowCounters),
+    /// An sFlow sample of an enterprise or format this decoder does not read.
+    SflowOther(sflow::SflowOther),
     Trap(snmp::Trap),
 }
 
@@ -66,6 +68,7 @@ impl Body {
             Body::Message(_) => "message",
             Body::V5Flow(_) | Body::Flow(_) | Body::SflowFlow(_) => "flow",
             Body::SflowCounters(_) => "counters",
+            Body::SflowOther(_) => "other",
             Body::Trap(t) if t.pdu == "trap" || t.pdu == "trap-v1" || t.pdu == "inform" => "trap",
             Body::Trap(_) => "pdu",
             Body::Options(_) => "options",
@@ -114,6 +117,8 @@ pub struct Stats {
     pub snmp_usm_failed: u64,
     /// SNMPv3 messages whose engine boots or time came as a negative INTEGER, read as unsigned (decoded).
     pub snmp_lenient_integers: u64,
+    /// sFlow samples of an enterprise or format not read here (each printed as an `other` record).
+    pub sflow_samples_unknown: u64,
 }
 
 pub struct Decoder {
@@ -198,7 +203,15 @@ impl Decoder {
                 netflow::v5_flows(d.payload, &mut |b| emit("netflow-v5", b)).map_err(one)
             }
             Kind::NetflowV9 | Kind::Ipfix => self.template_based(d, emit),
-            Kind::Sflow => sflow::samples(d.payload, &mut |b| emit("sflow", b)).map_err(one),
+            Kind::Sflow => {
+                let mut unknown = 0;
+                let r = sflow::samples(d.payload, &mut |b| {
+                    unknown += u64::from(matches!(b, Body::SflowOther(_)));
+                    emit("sflow", b)
+                });
+                self.stats.sflow_samples_unknown += unknown;
+                r.map_err(one)
+            }
             Kind::Snmptrap => {
                 let lenient = snmp::message(d.payload, &mut self.usm, &mut |b| emit("snmptrap", b))
                     .map_err(|e| vec![e.into()])?;

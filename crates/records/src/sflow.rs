@@ -129,6 +129,17 @@ pub struct Extended {
     pub src_peer_as: Option<u32>,
 }
 
+/// A sample of an enterprise or format not read here (such as the discarded-packet sample, enterprise 0 format
+/// 5): said, with its size, rather than dropped without a word.
+#[derive(Debug, Clone, Serialize)]
+pub struct SflowOther {
+    #[serde(flatten)]
+    pub agent: Agent,
+    pub enterprise: u32,
+    pub format: u32,
+    pub length: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SflowCounters {
     #[serde(flatten)]
@@ -160,7 +171,16 @@ pub fn samples(p: &[u8], out: &mut impl FnMut(Body)) -> Result<(), wire::WireErr
         match s? {
             Sample::Flow(f) => out(Body::SflowFlow(flow(agent, &f)?)),
             Sample::Counters(c) => out(Body::SflowCounters(counters(agent, &c)?)),
-            Sample::Unknown { .. } => {}
+            Sample::Unknown {
+                enterprise,
+                format,
+                data,
+            } => out(Body::SflowOther(SflowOther {
+                agent,
+                enterprise,
+                format,
+                length: data.len(),
+            })),
         }
     }
     Ok(())

@@ -491,3 +491,36 @@ fn snmp_v3_engine_boots_without_the_leading_zero_decode_and_are_counted() {
     );
     assert_eq!(dec.stats.snmp_lenient_integers, 1);
 }
+
+#[test]
+fn an_unknown_sflow_sample_is_an_other_record_and_counted() {
+    // A generated datagram (IPv4 agent: 28-byte header, sample count at 24) with one more sample appended:
+    // the discarded-packet sample (enterprise 0, format 5) that switch agents send.
+    let mut p = exporter_datagrams(traffic::GenKind::Sflow, 1).remove(0);
+    let count = u32::from_be_bytes(p[24..28].try_into().unwrap());
+    p[24..28].copy_from_slice(&(count + 1).to_be_bytes());
+    p.extend_from_slice(&5u32.to_be_bytes());
+    p.extend_from_slice(&8u32.to_be_bytes());
+    p.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(&mut dec, Kind::Sflow, &[p]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(out.len() as u32, count + 1, "every sample is a record");
+    let other = out.last().unwrap();
+    assert_eq!(other["record"], "other");
+    assert_eq!(
+        (
+            &other["enterprise"],
+            &other["format"],
+            &other["length"],
+            &other["agent"]
+        ),
+        (
+            &Json::from(0),
+            &Json::from(5),
+            &Json::from(8),
+            &Json::from("192.0.2.9")
+        )
+    );
+    assert_eq!(dec.stats.sflow_samples_unknown, 1);
+}
