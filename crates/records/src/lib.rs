@@ -119,6 +119,8 @@ pub struct Stats {
     pub snmp_lenient_integers: u64,
     /// sFlow samples of an enterprise or format not read here (each printed as an `other` record).
     pub sflow_samples_unknown: u64,
+    /// Bytes after an IPFIX message's stated length in its datagram (the message decoded, the tail not).
+    pub ipfix_trailing_bytes: u64,
 }
 
 pub struct Decoder {
@@ -231,6 +233,7 @@ impl Decoder {
         let header = wire::netflow::header(d.payload)
             .map_err(|e| vec![e.into()])?
             .0;
+        self.stats.ipfix_trailing_bytes += header.trailing_bytes as u64;
         let export = netflow::Export::from(&header);
         let kind = if export.version == 9 {
             "netflow-v9"

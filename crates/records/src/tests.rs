@@ -524,3 +524,19 @@ fn an_unknown_sflow_sample_is_an_other_record_and_counted() {
     );
     assert_eq!(dec.stats.sflow_samples_unknown, 1);
 }
+
+#[test]
+fn bytes_after_an_ipfix_message_are_counted_and_the_message_decodes() {
+    let t = [(8, 4), (12, 4)];
+    let mut msg = ipfix_message(&[
+        template_set(&t),
+        (256, [v4([192, 0, 2, 1]), v4([192, 0, 2, 2])].concat()),
+    ]);
+    msg.extend_from_slice(&[0xde, 0xad]);
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(&mut dec, Kind::Ipfix, &[msg]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["dst_addr"], "192.0.2.2");
+    assert_eq!(dec.stats.ipfix_trailing_bytes, 2);
+}

@@ -112,8 +112,10 @@ fn netflow(p: &[u8]) -> Option<Class> {
         }
         9 => v9_fits(p).then(|| class(Kind::NetflowV9, 9)),
         10 => {
+            // Bytes after the stated length are left to the decoder (which counts them): collectors read
+            // the message and ignore them, and a relay is not stricter than the collector behind it.
             let len = usize::from(be16(p, 2).ok()?);
-            (len >= IPFIX_HEADER && len == p.len()).then(|| class(Kind::Ipfix, 10))
+            (len >= IPFIX_HEADER && len <= p.len()).then(|| class(Kind::Ipfix, 10))
         }
         _ => None,
     }
@@ -244,6 +246,13 @@ mod tests {
         assert_eq!(kind_of(Family::Netflow, &ipfix), Some((Kind::Ipfix, 10)));
         ipfix[3] = 17;
         assert_eq!(kind_of(Family::Ipfix, &ipfix), None, "length lies");
+        ipfix[3] = 16;
+        ipfix.extend_from_slice(&[0xde, 0xad]);
+        assert_eq!(
+            kind_of(Family::Ipfix, &ipfix),
+            Some((Kind::Ipfix, 10)),
+            "two stray bytes after the message"
+        );
         assert_eq!(kind_of(Family::Netflow, &[0, 7, 0, 0]), None);
     }
 

@@ -45,6 +45,8 @@ pub struct Header {
     pub sequence: u32,
     /// v9 source id / IPFIX observation domain id.
     pub domain: u32,
+    /// IPFIX: bytes of the datagram after the message's stated length (not decoded); v9: 0.
+    pub trailing_bytes: usize,
 }
 
 /// Reads the header of a v9 or IPFIX message; returns it and the bytes holding the sets.
@@ -64,6 +66,7 @@ fn v9_header(p: &[u8]) -> Result<(Header, &[u8]), WireError> {
         export_time: be32(p, 8)?,
         sequence: be32(p, 12)?,
         domain: be32(p, 16)?,
+        trailing_bytes: 0,
     };
     Ok((h, &p[V9_HEADER..]))
 }
@@ -84,6 +87,7 @@ fn ipfix_header(p: &[u8]) -> Result<(Header, &[u8]), WireError> {
         export_time: be32(p, 4)?,
         sequence: be32(p, 8)?,
         domain: be32(p, 12)?,
+        trailing_bytes: p.len() - len,
     };
     Ok((h, sets))
 }
