@@ -15,11 +15,17 @@ pub enum BusError {
     Zmq(#[from] zmq::Error),
     #[error("installing the SIGHUP handler: {0}")]
     Signal(String),
+    #[error("a high-water mark of 0 would mean no limit in ZeroMQ: memory without bound, drops never counted")]
+    UnboundedHwm,
 }
 
-/// A high-water mark as libzmq takes it. 0 would mean no limit: the configuration refuses it.
-fn hwm_option(messages: u32) -> i32 {
-    i32::try_from(messages).unwrap_or(i32::MAX)
+/// A high-water mark as libzmq takes it. 0 means no limit to libzmq, so every socket refuses it here,
+/// whichever flag or file asked for it.
+fn hwm_option(messages: u32) -> Result<i32, BusError> {
+    match messages {
+        0 => Err(BusError::UnboundedHwm),
+        n => Ok(i32::try_from(n).unwrap_or(i32::MAX)),
+    }
 }
 
 /// Outcome of one publish.
@@ -66,7 +72,7 @@ impl Publisher {
     pub fn bind(endpoint: &str, hwm: u32) -> Result<Self, BusError> {
         let ctx = zmq::Context::new();
         let mut sock = ctx.socket(zmq::XPUB)?;
-        sock.set_sndhwm(hwm_option(hwm))?;
+        sock.set_sndhwm(hwm_option(hwm)?)?;
         // Sends past the HWM fail with EAGAIN instead of vanishing, so the publisher can count them.
         set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         // Every subscribe request reaches us, duplicates included: `wait_subscribers` counts them all.
@@ -142,7 +148,7 @@ impl Subscriber {
     pub fn connect(endpoints: &[String], prefixes: &[String], hwm: u32) -> Result<Self, BusError> {
         let ctx = zmq::Context::new();
         let sock = ctx.socket(zmq::SUB)?;
-        sock.set_rcvhwm(hwm_option(hwm))?;
+        sock.set_rcvhwm(hwm_option(hwm)?)?;
         sock.set_rcvbuf(4 << 20)?;
         sock.set_linger(0)?;
         for ep in endpoints {
@@ -243,6 +249,17 @@ mod tests {
             }
             _ => panic!("no message"),
         }
+    }
+
+    #[test]
+    fn a_high_water_mark_of_zero_is_refused() {
+        let ep = format!("ipc:///tmp/sekiwake-bus-hwm0-{}.sock", std::process::id());
+        assert!(matches!(
+            Publisher::bind(&ep, 0),
+            Err(BusError::UnboundedHwm)
+        ));
+        let sub = Subscriber::connect(std::slice::from_ref(&ep), &[], 0);
+        assert!(matches!(sub, Err(BusError::UnboundedHwm)));
     }
 
     #[test]

@@ -127,9 +127,6 @@ fn line<'a>(topic: &'a str, e: &'a Envelope<&'a [u8]>) -> Line<'a> {
 
 pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     let mut cfg = ctx.load()?;
-    if args.hwm == Some(0) {
-        anyhow::bail!("--hwm 0 would mean no limit: give a number of messages");
-    }
     args.apply(&mut cfg);
     let opts = subscriber::Options {
         endpoints: cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect(),
