@@ -339,16 +339,6 @@ pub enum Scheme {
     Stream(StreamUrl),
 }
 
-impl Scheme {
-    pub fn is_stream(&self) -> bool {
-        matches!(self, Scheme::Stream(_))
-    }
-
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Scheme::Stream(s) if s.transport == StreamTransport::Tls)
-    }
-}
-
 /// A destination URL, checked at load time (UDP hosts are resolved then; TCP/TLS hosts at each connect).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -714,7 +704,8 @@ mod tests {
         assert!(
             matches!(&lf, Scheme::Stream(s) if s.framing == Framing::Lf && s.host == "collector.example")
         );
-        assert!(u("tls://collector.example:6514").unwrap().scheme.is_tls());
+        let tls = u("tls://collector.example:6514").unwrap().scheme;
+        assert!(matches!(tls, Scheme::Stream(s) if s.transport == StreamTransport::Tls));
         assert!(u("tls://h:6514?framing=lf")
             .unwrap_err()
             .contains("octet counting"));
