@@ -35,8 +35,6 @@ pub enum ForwardError {
     Rule(String),
     #[error("group {group}: member `{member}` is not a destination")]
     Member { group: String, member: String },
-    #[error("destination {0} appears twice")]
-    Twice(String),
 }
 
 /// The kinds a forwarder must subscribe to: every kind a rule or destination can route; everything when a
@@ -339,22 +337,16 @@ impl Forwarder {
         let groups = open_groups(f)?;
         // A plain UDP socket is bound to the source port: a new port needs a new socket.
         let port_changed = f.source_port != self.source_port;
-        let mut taken = vec![false; self.configs.len()];
         let mut dests = Vec::with_capacity(f.destination.len());
         for d in &f.destination {
-            let plain_udp = matches!(d.url.scheme, Scheme::Udp(_));
-            let kept = match port_changed && plain_udp {
+            // Names are unique (the configuration checks them), so a running destination is kept at most once.
+            let rebind = port_changed && matches!(d.url.scheme, Scheme::Udp(_));
+            let kept = match rebind {
                 true => None,
-                false => (0..self.configs.len()).find(|&j| !taken[j] && self.configs[j] == *d),
+                false => self.configs.iter().position(|c| c == d),
             };
             dests.push(match kept {
-                Some(j) => {
-                    taken[j] = true;
-                    Slot::Kept(j)
-                }
-                None if self.configs.contains(d) && !(port_changed && plain_udp) => {
-                    return Err(ForwardError::Twice(d.name().to_owned()))
-                }
+                Some(j) => Slot::Kept(j),
                 None => {
                     let opened =
                         Dest::open(d, f.source_port).map_err(|source| ForwardError::Open {
