@@ -81,6 +81,7 @@ fn run(dec: &mut Decoder, kind: Kind, payloads: &[&[u8]]) {
             exporter,
             received_ns: T0 + i as u64 * 1_000_000_000,
             payload: p,
+            mismatched: i % 2 == 1,
         };
         let mut n = 0usize;
         let res = dec.decode(&d, &mut |r| {

@@ -70,7 +70,8 @@ def test_a_forwarder_of_one_kind_sees_no_false_bus_gaps(sekiwake, tmp_path):
     assert 0 < len(syslog) < len(expected)
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
     sink = UdpSink(tmp_path, count=len(syslog), timeout=20, idle=3).start()
-    cap = sekiwake.capture(pcap=pcap, publish=bus, wait_subscribers=1)  # holds the file until forward is there
+    # holds the file until forward is there; strict, as the expectation lists what strict capture publishes
+    cap = sekiwake.capture("--mismatched", "drop", pcap=pcap, publish=bus, wait_subscribers=1)
     fwd = sekiwake.forward(bus, {"syslog": sink.url})
     cap_rc, cap_stats = cap.wait_exit(30)
     got = sink.results()

@@ -3,7 +3,8 @@
 File: tools/mkpcap.py hostile (runt frames, broken IPv4/IPv6/UDP headers, extension-header loops, garbage on every
 default port, a 20 000 first-fragment flood, overlapping fragments, fragments past 65535, truncated records, then
 10 valid syslog datagrams): capture --pcap exits 0 and publishes exactly the 10 valid ones.
-Live: garbage to every default port on lo while capture runs: it stays up and counts each one as mismatched."""
+Live: garbage to every default port on lo while capture runs: it stays up, counts each one as mismatched under
+a reason, and publishes it flagged (the default, as a relay must not be stricter than its collector)."""
 
 import contextlib
 import json
@@ -28,7 +29,7 @@ def test_hostile_pcap_publishes_only_the_valid_datagrams(sekiwake, tmp_path):
     assert meta["valid_count"] == len(valid) == 10
 
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    cap = sekiwake.capture(pcap=pcap, publish=bus, wait_subscribers=1)
+    cap = sekiwake.capture("--mismatched", "drop", pcap=pcap, publish=bus, wait_subscribers=1)
     sub = BusSubscriber(tmp_path, bus, count=len(valid), timeout=60).start()
     rc, stats = cap.wait_exit(60)
     got = sub.wait_done()
@@ -40,7 +41,9 @@ def test_hostile_pcap_publishes_only_the_valid_datagrams(sekiwake, tmp_path):
     assert stats["captured"]["syslog"] == 10
     assert stats["malformed"] > 0
     assert stats["fragments_dropped"] > 0
-    assert stats["mismatched"] == 5 * 7  # 5 garbage payloads to each of the 7 default ports
+    # 5 garbage payloads to each of the 7 default ports, not published with --mismatched drop
+    assert stats["mismatched"] == stats["mismatched_dropped"] == 5 * 7
+    assert sum(n for reasons in stats["refused"].values() for n in reasons.values()) == 5 * 7
     assert stats["fragments_reassembled"] == 0
 
 
@@ -80,12 +83,16 @@ def test_live_garbage_on_every_default_port_is_counted_not_fatal(sekiwake, tmp_p
         assert cap.alive(), cap.output()
         # still capturing: a valid datagram after all that is published
         send_udp([b"<14>Nov 14 22:13:20 host app: still alive"], "127.0.0.1", 514, src="127.0.0.66", sport=41066)
-        stats = cap.wait_stats(lambda s: s["captured_total"] >= 1, timeout=10)
+        stats = cap.wait_stats(lambda s: s["captured_total"] >= sent + 1, timeout=10)
     rc, stats = cap.terminate()
 
     assert rc == 0, cap.output()
-    assert stats["mismatched"] == sent
-    assert stats["captured_total"] == 1 and stats["captured"]["syslog"] == 1
+    assert stats["mismatched"] == sent and stats["mismatched_dropped"] == 0
+    assert sum(n for reasons in stats["refused"].values() for n in reasons.values()) == sent
+    assert set(stats["refused"]) == {"syslog", "netflow-v5", "netflow-v9", "ipfix", "sflow", "snmptrap"}
+    # published flagged under their port's kind, plus the valid one
+    assert stats["captured_total"] == stats["published"] == sent + 1
+    assert stats["captured"]["syslog"] == len(garbage_for("syslog", random.Random(0))) + 1
     assert stats["malformed"] == 0
 
 
@@ -94,7 +101,8 @@ def test_fragment_flood_stays_within_a_small_memory_cap(sekiwake, tmp_path):
     pcap = tmp_path / "hostile.pcap"
     mkpcap("hostile", pcap)
     conf = tmp_path / "small-defrag.toml"
-    conf.write_text("[capture.defrag]\nmax_bytes = 200000\nmax_datagrams = 1000\ntimeout_secs = 30\n")
+    conf.write_text('[capture]\nmismatched = "drop"\n'
+                    "[capture.defrag]\nmax_bytes = 200000\nmax_datagrams = 1000\ntimeout_secs = 30\n")
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
     cap = sekiwake.capture(pcap=pcap, publish=bus, wait_subscribers=1, config=conf)
     sub = BusSubscriber(tmp_path, bus, count=10, timeout=60).start()

@@ -37,7 +37,8 @@ def test_replay_publishes_exactly_the_valid_datagrams(sekiwake, mixed, tmp_path,
     assert oracle == want, "tools/mkpcap.py's expectation disagrees with tshark"
 
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    cap = sekiwake.capture(pcap=pcap, publish=bus, wait_subscribers=1)
+    # strict: the file's mismatched datagrams are counted and not published (test_mismatched.py relays them)
+    cap = sekiwake.capture("--mismatched", "drop", pcap=pcap, publish=bus, wait_subscribers=1)
     sub = BusSubscriber(tmp_path, bus, count=len(published), timeout=30).start()
     rc, stats = cap.wait_exit(30)
     got = sub.wait_done()
@@ -57,7 +58,7 @@ def test_replay_publishes_exactly_the_valid_datagrams(sekiwake, mixed, tmp_path,
     assert [g["sequence"] for g in got] == expected_sequences(got)
     assert len({g["publisher"] for g in got}) == 1
 
-    assert stats["mismatched"] == expected["mismatched"]
+    assert stats["mismatched"] == stats["mismatched_dropped"] == expected["mismatched"]
     assert stats["captured_total"] == len(published) == stats["published"]
     assert stats["hwm_dropped"] == 0
     for kind in ("syslog", "netflow-v5", "netflow-v9", "ipfix", "sflow", "snmptrap"):

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use wire::classify::{Class, Classifier, Verdict};
+use wire::classify::{Class, Classifier, Mismatch, RefusalCounts, Verdict};
 use wire::ip::{self, Transport, PROTO_UDP};
 use wire::kind::Kind;
 use wire::link::{self, LinkType};
@@ -30,8 +30,15 @@ pub struct FrameStats {
     pub frames: u64,
     /// Classified, per kind ([`Kind::index`]).
     pub captured: [u64; Kind::COUNT],
-    /// On a watched port, but the payload does not fit the port's kind.
+    /// On a watched port, but the payload does not fit the port's kind: published flagged under the port's
+    /// kind (and counted in `captured` too), or dropped when the classifier is strict (`mismatched_dropped`).
     pub mismatched: u64,
+    /// Of `mismatched`: not published (strict classification).
+    pub mismatched_dropped: u64,
+    /// `mismatched` per kind and reason.
+    pub refused: RefusalCounts,
+    /// The latest mismatched datagram's reason and sender (for a rate-limited log line).
+    pub last_mismatch: Option<(Mismatch, SocketAddr)>,
     /// Broken link, IP or UDP headers.
     pub malformed: u64,
     /// Frames cut by the capture's snapshot length (raise `capture.snaplen`).
@@ -152,7 +159,6 @@ impl FrameParser {
             self.stats.own_traffic += 1;
             return None;
         }
-        let verdict = self.classifier.classify(dst.port(), payload);
         // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: publish them as the IPv4 they are.
         let (src, dst) = (canonical(src), canonical(dst));
         // A wildcard listener does not learn the datagram's destination address: say "unspecified" in the
@@ -163,7 +169,8 @@ impl FrameParser {
             }
             _ => dst,
         };
-        accept(&mut self.stats, verdict).map(|class| Captured {
+        let class = accept(&mut self.stats, &self.classifier, src, dst.port(), payload);
+        class.map(|class| Captured {
             class,
             ts_ns,
             src,
@@ -254,38 +261,53 @@ fn classify<'a>(ctx: Ctx<'_>, m: Meta, segment: &'a [u8]) -> Option<Captured<'a>
         stats.own_traffic += 1;
         return None;
     }
-    let class = accept(stats, classifier.classify(d.dst_port, d.payload))?;
+    let src = SocketAddr::new(m.src, d.src_port);
+    let class = accept(stats, classifier, src, d.dst_port, d.payload)?;
     Some(Captured {
         class,
         ts_ns: m.ts_ns,
-        src: SocketAddr::new(m.src, d.src_port),
+        src,
         dst: SocketAddr::new(m.dst, d.dst_port),
         payload: d.payload,
         reassembled: m.reassembled,
     })
 }
 
-fn accept(stats: &mut FrameStats, verdict: Verdict) -> Option<Class> {
-    match verdict {
-        Verdict::Classified(c) => {
-            stats.captured[c.kind.index()] += 1;
-            Some(c)
-        }
+/// Classifies and counts: a confirmed datagram, or a mismatched one the classifier lets through flagged, is
+/// `captured` under its kind.
+fn accept(
+    stats: &mut FrameStats,
+    classifier: &Classifier,
+    src: SocketAddr,
+    dst_port: u16,
+    payload: &[u8],
+) -> Option<Class> {
+    let class = match classifier.classify(dst_port, payload) {
+        Verdict::Classified(c) => c,
         Verdict::Unwatched => {
             stats.unwatched += 1;
-            None
+            return None;
         }
-        Verdict::Mismatch(_) => {
+        Verdict::Mismatch(m) => {
             stats.mismatched += 1;
-            None
+            stats.refused.add(m);
+            stats.last_mismatch = Some((m, src));
+            if !classifier.relays_mismatched() {
+                stats.mismatched_dropped += 1;
+                return None;
+            }
+            m.class()
         }
-    }
+    };
+    stats.captured[class.kind.index()] += 1;
+    Some(class)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::defrag::DefragConfig;
+    use wire::classify::Refusal;
 
     fn eth_ipv4_udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 12];
@@ -321,9 +343,13 @@ mod tests {
             (c.class.kind, c.payload, c.src.port()),
             (Kind::Syslog, &b"<13>hello"[..], 40000)
         );
-        assert!(d
-            .frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(1, 514, b"junk"))
-            .is_none());
+        let junk_frame = eth_ipv4_udp(1, 514, b"junk");
+        let junk = d.frame(LinkType::ETHERNET, 5, &junk_frame).unwrap().class;
+        assert_eq!(
+            (junk.kind, junk.variant, junk.flags),
+            (Kind::Syslog, 0, wire::classify::FLAG_MISMATCHED),
+            "published flagged under the port's kind"
+        );
         assert!(d
             .frame(LinkType::ETHERNET, 5, &eth_ipv4_udp(1, 53, b"<13>x"))
             .is_none());
@@ -336,12 +362,40 @@ mod tests {
             (
                 s.captured_total(),
                 s.mismatched,
+                s.mismatched_dropped,
                 s.unwatched,
                 s.own_traffic,
                 s.malformed
             ),
-            (1, 1, 1, 1, 1)
+            (2, 1, 0, 1, 1, 1)
         );
+        assert_eq!(s.refused.get(Kind::Syslog, Refusal::NoPri), 1);
+        let (m, from) = s.last_mismatch.unwrap();
+        assert_eq!((m.reason, from.port()), (Refusal::NoPri, 1));
+    }
+
+    #[test]
+    fn strict_classification_drops_and_counts_mismatched() {
+        let mut classifier = Classifier::default();
+        classifier.set_relay_mismatched(false);
+        let guard = LoopGuard::new(Vec::new(), Vec::new());
+        let mut d = FrameParser::new(classifier, DefragConfig::default(), guard);
+        let v5_count_lies = [
+            0, 5, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert!(d
+            .frame(
+                LinkType::ETHERNET,
+                5,
+                &eth_ipv4_udp(1, 2055, &v5_count_lies)
+            )
+            .is_none());
+        let s = d.stats();
+        assert_eq!(
+            (s.captured_total(), s.mismatched, s.mismatched_dropped),
+            (0, 1, 1)
+        );
+        assert_eq!(s.refused.get(Kind::NetflowV5, Refusal::V5Count), 1);
     }
 
     #[test]
@@ -375,8 +429,17 @@ mod tests {
         let mut d = decoder();
         let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let dst: SocketAddr = "127.0.0.1:2055".parse().unwrap();
-        assert!(d.datagram(0, src, dst, b"<13>x").is_none());
-        assert_eq!(d.stats().mismatched, 1);
+        let c = d.datagram(0, src, dst, b"<13>x").unwrap();
+        assert_eq!(
+            (c.class.kind, c.class.flags),
+            (Kind::NetflowV9, wire::classify::FLAG_MISMATCHED)
+        );
+        assert_eq!(
+            d.stats()
+                .refused
+                .get(Kind::NetflowV9, Refusal::UnknownVersion),
+            1
+        );
         let guard: SocketAddr = "127.0.0.1:51400".parse().unwrap();
         let syslog: SocketAddr = "127.0.0.1:514".parse().unwrap();
         assert!(

@@ -71,6 +71,30 @@ pub struct CaptureConfig {
     pub immediate: bool,
     pub block_timeout_ms: u32,
     pub defrag: DefragSection,
+    /// A datagram on a watched port whose payload does not fit the port's kind: published flagged under that
+    /// kind (`relay`, the default: a relay is no stricter than the collector behind it) or not (`drop`).
+    /// Counted by reason either way.
+    pub mismatched: Mismatched,
+}
+
+/// What capture does with a payload that does not fit its port's kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mismatched {
+    #[default]
+    Relay,
+    Drop,
+}
+
+impl std::str::FromStr for Mismatched {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "relay" => Ok(Mismatched::Relay),
+            "drop" => Ok(Mismatched::Drop),
+            _ => Err(format!("`{s}`: expected relay or drop")),
+        }
+    }
 }
 
 impl Default for CaptureConfig {
@@ -87,6 +111,7 @@ impl Default for CaptureConfig {
             immediate: true,
             block_timeout_ms: 2,
             defrag: DefragSection::default(),
+            mismatched: Mismatched::Relay,
         }
     }
 }
@@ -114,6 +139,7 @@ impl CaptureConfig {
                 None => f.default_ports().iter().for_each(|&p| c.set(p, f)),
             }
         }
+        c.set_relay_mismatched(self.mismatched == Mismatched::Relay);
         c
     }
 }

@@ -12,4 +12,4 @@ pub use header::{
 };
 pub use selector::{prefixes, KindSelector};
 pub use topic::{bucket, exporter_bucket, write_topic, BUCKETS};
-pub use wire::classify::FLAG_INFORM;
+pub use wire::classify::{FLAG_INFORM, FLAG_MISMATCHED};

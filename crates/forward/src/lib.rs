@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use config::{Destination, ForwardConfig, KindSelector, Scheme};
 use envelope::Envelope;
 use runtime::histogram::Histogram;
+use wire::classify::{Mismatch, FLAG_MISMATCHED};
 use wire::kind::Kind;
 
 use dest::{Dest, Item};
@@ -188,6 +189,9 @@ impl Forwarder {
 
     /// Runs the rules for datagram `i` of the batch and queues it where they say.
     fn route_one(&mut self, ups: &[bool], i: usize, e: &Envelope<&[u8]>) {
+        if e.flags() & FLAG_MISMATCHED != 0 {
+            self.count_mismatched(e);
+        }
         match self
             .router
             .route(&Facts::new(e.kind(), e.src(), e.payload()))
@@ -198,6 +202,16 @@ impl Forwarder {
                 self.report.routed += 1;
                 self.deliver(ups, i, e, &targets);
                 self.stamps.push(e.timestamp_ns());
+            }
+        }
+    }
+
+    /// Counts a datagram capture flagged as not fitting its port's kind, under the reason it did not fit.
+    fn count_mismatched(&mut self, e: &Envelope<&[u8]>) {
+        self.report.mismatched += 1;
+        if let Some(kind) = e.kind() {
+            if let Some(reason) = wire::classify::refusal(kind, e.payload()) {
+                self.report.refused.add(Mismatch { kind, reason });
             }
         }
     }

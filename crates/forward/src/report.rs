@@ -5,6 +5,7 @@
 use runtime::histogram::Percentiles;
 use runtime::Summary;
 use serde::Serialize;
+use wire::classify::RefusalCounts;
 
 /// One destination's counters. Conservation: `routed + templates_sent = wrong_kind + sampled_out + forwarded +
 /// refused + dropped_full + failed + wrong_family + queued + dropped_at_exit`.
@@ -62,6 +63,10 @@ pub struct ForwardReport {
     pub unrouted: u64,
     /// Datagrams a `drop` rule matched.
     pub dropped_by_rule: u64,
+    /// Received datagrams that capture flagged as not fitting their port's kind (routed like the others).
+    pub mismatched: u64,
+    /// `mismatched` per kind and reason.
+    pub refused: RefusalCounts,
     /// Datagrams each rule matched: the configured rules in order, then one implicit rule per destination
     /// with `kinds`.
     pub rules_matched: Vec<u64>,

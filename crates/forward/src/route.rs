@@ -183,6 +183,7 @@ impl<'a> Facts<'a> {
             Some(Version::V2c) => SnmpVersion::V2c,
             Some(Version::V3) => SnmpVersion::V3,
             None => wire::classify::confirm(wire::kind::Family::Snmptrap, self.payload)
+                .ok()
                 .filter(|c| c.variant == 3)
                 .map(|_| SnmpVersion::V3)?,
         };

@@ -252,6 +252,7 @@ fn datagram(kind: Kind, payload: &[u8]) -> Datagram<'_> {
         exporter: EXPORTER,
         received_ns: T0,
         payload,
+        mismatched: false,
     }
 }
 

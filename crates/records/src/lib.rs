@@ -15,6 +15,7 @@ pub mod value;
 use std::net::IpAddr;
 
 use serde::Serialize;
+use wire::classify::{Mismatch, RefusalCounts};
 use wire::kind::Kind;
 use wire::netflow::cache::Limits;
 use wire::netflow::Session;
@@ -31,6 +32,9 @@ pub struct Datagram<'a> {
     /// Capture time, nanoseconds since the Unix epoch.
     pub received_ns: u64,
     pub payload: &'a [u8],
+    /// Capture found that the payload does not fit its port's kind ([`wire::classify::FLAG_MISMATCHED`]):
+    /// counted under its reason, then decoded as far as it goes.
+    pub mismatched: bool,
 }
 
 /// One record: what every record carries, then its own fields.
@@ -121,6 +125,10 @@ pub struct Stats {
     pub sflow_samples_unknown: u64,
     /// Bytes after an IPFIX message's stated length in its datagram (the message decoded, the tail not).
     pub ipfix_trailing_bytes: u64,
+    /// Datagrams capture flagged as not fitting their port's kind (decoded as far as they go).
+    pub mismatched: u64,
+    /// `mismatched` per kind and the reason it did not fit.
+    pub refused: RefusalCounts,
 }
 
 pub struct Decoder {
@@ -153,6 +161,9 @@ impl Decoder {
         out: &mut impl FnMut(Record),
     ) -> Result<(), Vec<DecodeError>> {
         self.stats.datagrams += 1;
+        if d.mismatched {
+            self.count_mismatched(d);
+        }
         let received = wire::timefmt::rfc5424(d.received_ns);
         let mut records = 0;
         let mut emit = |kind: &'static str, body: Body| {
@@ -173,6 +184,16 @@ impl Decoder {
                 self.count(&p, records);
                 Err(p)
             }
+        }
+    }
+
+    fn count_mismatched(&mut self, d: &Datagram<'_>) {
+        self.stats.mismatched += 1;
+        if let Some(reason) = wire::classify::refusal(d.kind, d.payload) {
+            self.stats.refused.add(Mismatch {
+                kind: d.kind,
+                reason,
+            });
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use serde_json::Value as Json;
+use wire::classify::Refusal;
 
 const T0: u64 = 1_764_000_000_000_000_000;
 
@@ -29,6 +30,7 @@ fn decode_all(
             exporter: "192.0.2.9".parse().unwrap(),
             received_ns: T0,
             payload: p,
+            mismatched: false,
         };
         let r = dec.decode(&d, &mut |r| out.push(serde_json::to_value(&r).unwrap()));
         errors.extend(r.err().unwrap_or_default());
@@ -159,6 +161,7 @@ fn json_line_is_one_object() {
         exporter: "2001:db8::1".parse().unwrap(),
         received_ns: 0,
         payload: b"<13>Nov 26 10:00:00 host app[1]: hi",
+        mismatched: false,
     };
     dec.decode(&d, &mut |r| write_json(&mut buf, &r).unwrap())
         .unwrap();
@@ -539,4 +542,34 @@ fn bytes_after_an_ipfix_message_are_counted_and_the_message_decodes() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0]["dst_addr"], "192.0.2.2");
     assert_eq!(dec.stats.ipfix_trailing_bytes, 2);
+}
+
+#[test]
+fn mismatched_datagrams_are_counted_by_reason_and_decoded_as_far_as_they_go() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let mut out = Vec::new();
+    let mut decode = |kind, payload: &[u8], mismatched| {
+        let d = Datagram {
+            kind,
+            exporter: "192.0.2.9".parse().unwrap(),
+            received_ns: T0,
+            payload,
+            mismatched,
+        };
+        let _ = dec.decode(&d, &mut |r| out.push(r.record));
+    };
+    decode(Kind::Syslog, b"<999>x", true);
+    decode(Kind::Syslog, b"hello", true);
+    decode(Kind::NetflowV5, &[0, 5, 0, 2, 0, 0], true);
+    decode(Kind::Syslog, b"<13>fine", false);
+    let s = dec.stats;
+    assert_eq!((s.datagrams, s.mismatched), (4, 3));
+    assert_eq!(s.refused.get(Kind::Syslog, Refusal::BadPri), 1);
+    assert_eq!(s.refused.get(Kind::Syslog, Refusal::NoPri), 1);
+    assert_eq!(s.refused.get(Kind::NetflowV5, Refusal::ShortHeader), 1);
+    assert_eq!(
+        serde_json::to_value(s.refused).unwrap(),
+        serde_json::json!({"syslog": {"bad_pri": 1, "no_pri": 1}, "netflow-v5": {"short_header": 1}})
+    );
+    assert!(out.contains(&"message"), "the well-formed one decodes");
 }

@@ -186,8 +186,9 @@ mod tests {
                     &mut out,
                 );
                 let (f, want) = family(k);
-                let c = confirm(f, &out)
-                    .unwrap_or_else(|| panic!("{} datagram {seq} does not classify", k.name()));
+                let c = confirm(f, &out).unwrap_or_else(|r| {
+                    panic!("{} datagram {seq} does not classify: {r:?}", k.name())
+                });
                 assert_eq!(c.kind, want, "{}", k.name());
                 assert!(
                     out.len() <= 1500,

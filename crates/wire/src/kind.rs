@@ -75,6 +75,17 @@ impl Kind {
         }
     }
 
+    /// The port family that carries this kind (the one classification checks it against).
+    pub const fn family(self) -> Family {
+        match self {
+            Kind::Syslog => Family::Syslog,
+            Kind::NetflowV5 | Kind::NetflowV9 => Family::Netflow,
+            Kind::Ipfix => Family::Ipfix,
+            Kind::Sflow => Family::Sflow,
+            Kind::Snmptrap => Family::Snmptrap,
+        }
+    }
+
     /// A dense index `0..Kind::COUNT`, for per-kind counter arrays.
     pub const fn index(self) -> usize {
         self as usize - 1

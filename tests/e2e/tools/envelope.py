@@ -30,8 +30,8 @@ MAGIC = b"SKWE"
 VERSION = 1
 KINDS = {1: "syslog", 2: "netflow-v5", 3: "netflow-v9", 4: "ipfix", 5: "sflow", 6: "snmptrap"}
 KIND_CODES = {name: code for code, name in KINDS.items()}
-FLAG_IPV6, FLAG_REASSEMBLED, FLAG_INFORM = 1, 2, 4
-KNOWN_FLAGS = FLAG_IPV6 | FLAG_REASSEMBLED | FLAG_INFORM
+FLAG_IPV6, FLAG_REASSEMBLED, FLAG_INFORM, FLAG_MISMATCHED = 1, 2, 4, 8
+KNOWN_FLAGS = FLAG_IPV6 | FLAG_REASSEMBLED | FLAG_INFORM | FLAG_MISMATCHED
 VARIANTS = {"syslog": {1: "rfc3164", 2: "rfc5424"}, "netflow-v5": {5: "v5"}, "netflow-v9": {9: "v9"},
             "ipfix": {10: "ipfix"}, "sflow": {5: "v5"}, "snmptrap": {0: "v1", 1: "v2c", 3: "v3"}}
 assert HEADER.size == HEADER_LEN
@@ -68,7 +68,9 @@ def _interface(field, strict):
 def _check_strict(kind, variant, flags, reserved, src_field, dst_field):
     if kind is None:
         raise ValueError("unknown kind code (strict)")
-    if variant not in VARIANTS[kind]:
+    if flags & FLAG_MISMATCHED and variant != 0:
+        raise ValueError("mismatched flag set with variant %d (must be 0)" % variant)
+    if not flags & FLAG_MISMATCHED and variant not in VARIANTS[kind]:
         raise ValueError("variant %d is not valid for kind %s" % (variant, kind))
     if flags & ~KNOWN_FLAGS:
         raise ValueError("unknown flag bits 0x%02x (strict)" % (flags & ~KNOWN_FLAGS))
@@ -134,6 +136,7 @@ def decode(topic, body, strict=False):
         "ipv6": bool(flags & FLAG_IPV6),
         "reassembled": bool(flags & FLAG_REASSEMBLED),
         "inform": bool(flags & FLAG_INFORM),
+        "mismatched": bool(flags & FLAG_MISMATCHED),
         "unknown_flags": flags & ~KNOWN_FLAGS,
         "header_len": header_len,
         "src_port": src_port,

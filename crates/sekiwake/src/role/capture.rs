@@ -6,20 +6,20 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use bus::sequence::Sequencer;
 use bus::{Publisher, Sent};
 use capture::{
-    filter, Body, Captured, FileSource, FrameStats, Listener, LiveInterface, LiveOptions,
-    LoopGuard, PcapStats, Sources, Status,
+    filter, Body, Captured, FileSource, FrameParser, FrameStats, Listener, LiveInterface,
+    LiveOptions, LoopGuard, PcapStats, Sources, Status,
 };
 use config::{parse_port, CaptureConfig, Config, Endpoint, FamilyName, Port};
 use envelope::{Header, FLAG_REASSEMBLED};
 use runtime::{Reporter, Stop, Summary};
 use serde::Serialize;
-use wire::classify::Classifier;
+use wire::classify::{Classifier, RefusalCounts};
 use wire::kind::Kind;
 
 use crate::cli::{apply_ports, port_help, StatsArgs};
@@ -65,6 +65,10 @@ pub struct Args {
     /// subscriber sends one per prefix: a forwarder with destinations for two kinds sends two.
     #[arg(long, default_value_t = 0)]
     pub wait_subscribers: usize,
+    /// A datagram on a watched port whose payload does not fit the port's kind: `relay` publishes it
+    /// flagged under that kind (default), `drop` does not. Counted by reason either way.
+    #[arg(long, value_name = "relay|drop")]
+    pub mismatched: Option<config::Mismatched>,
     #[command(flatten)]
     pub stats: StatsArgs,
 }
@@ -94,6 +98,9 @@ impl Args {
         if let Some(s) = self.snaplen {
             cfg.capture.snaplen = s;
         }
+        if let Some(m) = self.mismatched {
+            cfg.capture.mismatched = m;
+        }
         if let Some(ms) = self.batch_ms {
             cfg.capture.immediate = false;
             cfg.capture.block_timeout_ms = ms;
@@ -115,7 +122,13 @@ pub struct CaptureReport {
     pub captured: BTreeMap<&'static str, u64>,
     pub captured_total: u64,
     pub frames: u64,
+    /// On a watched port but not fitting its kind (published flagged, and counted in `captured` too, unless
+    /// `capture.mismatched = "drop"`).
     pub mismatched: u64,
+    /// Of `mismatched`: not published (`capture.mismatched = "drop"`).
+    pub mismatched_dropped: u64,
+    /// `mismatched` per kind and reason.
+    pub refused: RefusalCounts,
     pub malformed: u64,
     pub truncated: u64,
     pub unwatched: u64,
@@ -156,6 +169,8 @@ impl CaptureReport {
             captured_total: d.captured_total(),
             frames: d.frames,
             mismatched: d.mismatched,
+            mismatched_dropped: d.mismatched_dropped,
+            refused: d.refused,
             malformed: d.malformed,
             truncated: d.truncated,
             unwatched: d.unwatched,
@@ -201,6 +216,61 @@ impl Summary for CaptureReport {
             self.fragments_dropped,
             self.pcap_dropped + self.pcap_if_dropped,
         )
+    }
+}
+
+/// Tells the operator which datagrams did not fit their port's kind: the counts per kind and reason since the
+/// last line and the latest sender, at most once per [`RefusalLog::EVERY`] (a steady stream of them must not
+/// flood the log), checked once a second.
+struct RefusalLog {
+    told: RefusalCounts,
+    next_check: Instant,
+    relayed: bool,
+}
+
+impl RefusalLog {
+    const EVERY: Duration = Duration::from_secs(10);
+    const CHECK: Duration = Duration::from_secs(1);
+
+    fn new(relayed: bool) -> Self {
+        Self {
+            told: RefusalCounts::default(),
+            next_check: Instant::now(),
+            relayed,
+        }
+    }
+
+    fn check(&mut self, parser: &FrameParser) {
+        let now = Instant::now();
+        if now < self.next_check {
+            return;
+        }
+        self.next_check = now + Self::CHECK;
+        let s = parser.stats();
+        if s.refused == self.told {
+            return;
+        }
+        self.next_check = now + Self::EVERY;
+        let new: Vec<String> = s
+            .refused
+            .iter()
+            .map(|(k, r, n)| (k, r, n - self.told.get(k, r)))
+            .filter(|&(_, _, n)| n > 0)
+            .map(|(k, r, n)| format!("{k}/{}={n}", r.name()))
+            .collect();
+        let latest = s.last_mismatch.map_or(String::new(), |(m, from)| {
+            format!("; latest from {from} ({}, {})", m.kind, m.reason.name())
+        });
+        let fate = match self.relayed {
+            true => "published flagged as mismatched",
+            false => "dropped (capture.mismatched = \"drop\")",
+        };
+        tracing::warn!(
+            "capture: {} datagram(s) on watched ports did not fit their port's kind: {}{latest}; {fate}",
+            s.refused.total() - self.told.total(),
+            new.join(" "),
+        );
+        self.told = s.refused;
     }
 }
 
@@ -363,6 +433,7 @@ pub fn run(
     if let Some(r) = &opts.ready {
         r.store(true, Ordering::Relaxed);
     }
+    let mut refusals = RefusalLog::new(classifier.relays_mismatched());
     let mut parser = frames::parser(&cfg.capture, classifier, guard);
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();
@@ -397,6 +468,7 @@ pub fn run(
             failure = Some(e);
             Status::Ended
         });
+        refusals.check(&parser);
         if reporter.due() {
             parser.expire(if is_file { last_ts } else { capture::now_ns() });
             p.publisher.poll_subscriptions();

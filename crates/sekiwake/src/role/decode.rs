@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use capture::{Body, FileSource, LoopGuard, Sources, Status};
 use config::{parse_port, Config, FamilyName, Port};
+use envelope::FLAG_MISMATCHED;
 use records::Printer;
 use serde::Serialize;
 
@@ -49,6 +50,9 @@ pub struct Summary {
     pub datagrams: u64,
     /// Frames that were not telemetry datagrams on a watched port (not UDP, other ports, malformed headers).
     pub skipped: u64,
+    /// Of `skipped`: on a watched port but not fitting its kind, with `capture.mismatched = "drop"` (with the
+    /// default, `relay`, they are decoded as far as they go and counted in `records.mismatched`).
+    pub mismatched_dropped: u64,
     pub records: records::Stats,
     /// v9/IPFIX templates learned, refreshed, changed, withdrawn, expired and evicted.
     pub templates: wire::netflow::cache::CacheStats,
@@ -80,6 +84,7 @@ pub fn run(cfg: &Config) -> Result<Summary> {
                 exporter: c.src.ip(),
                 received_ns: c.ts_ns,
                 payload: c.payload,
+                mismatched: c.class.flags & FLAG_MISMATCHED != 0,
             };
             if failed.is_none() {
                 failed = printer.datagram(&d).err();
@@ -98,6 +103,7 @@ pub fn run(cfg: &Config) -> Result<Summary> {
         frames: s.frames,
         datagrams: s.captured_total(),
         skipped: s.frames - s.captured_total().min(s.frames),
+        mismatched_dropped: s.mismatched_dropped,
         records: printer.stats(),
         templates: printer.template_stats(),
     })

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use bus::subscriber::{self, Delivered, Handler};
 use config::{Config, Endpoint, KindSelector};
-use envelope::{Envelope, FLAG_INFORM, FLAG_REASSEMBLED};
+use envelope::{Envelope, FLAG_INFORM, FLAG_MISMATCHED, FLAG_REASSEMBLED};
 use records::Printer;
 use runtime::{Reporter, Summary};
 use serde::Serialize;
@@ -85,6 +85,8 @@ struct Line<'a> {
     interface: &'a str,
     reassembled: bool,
     inform: bool,
+    /// The payload does not fit its port's kind (published so that a relay is no stricter than its collector).
+    mismatched: bool,
     length: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     payload_text: Option<String>,
@@ -118,6 +120,7 @@ fn line<'a>(topic: &'a str, e: &'a Envelope<&'a [u8]>) -> Line<'a> {
         interface: e.interface(),
         reassembled: e.flags() & FLAG_REASSEMBLED != 0,
         inform: e.flags() & FLAG_INFORM != 0,
+        mismatched: e.flags() & FLAG_MISMATCHED != 0,
         length: payload.len(),
         payload_text: (kind == Some(Kind::Syslog))
             .then(|| String::from_utf8_lossy(payload).into_owned()),
@@ -180,6 +183,7 @@ impl<W: Write> Output for Decoded<W> {
             exporter: e.src(),
             received_ns: e.timestamp_ns(),
             payload: e.payload(),
+            mismatched: e.flags() & FLAG_MISMATCHED != 0,
         })
     }
     fn flush(&mut self) -> std::io::Result<()> {
