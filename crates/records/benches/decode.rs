@@ -10,10 +10,15 @@
 //! records, so criterion's elements/s are records/s on one core. NetFlow v9 and IPFIX templates are learned
 //! before measuring (the pool holds data sets only).
 //!
+//! Before measuring a case, the bench prints its heap allocations per record for the `records` and `json`
+//! layers (a counting allocator, switched on only for that pass).
+//!
 //! `cargo bench -p sekiwake-records -- --warm-up-time 1 --measurement-time 3` (results in target/criterion).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use records::{Datagram, Decoder, Options};
@@ -29,6 +34,50 @@ const T0: u64 = 1_764_000_000_000_000_000;
 const POOL: usize = 32;
 /// net-snmp 5.9.3 `snmptrap -v3 -l authPriv -a SHA -x AES` (see the README beside it).
 const V3_AUTH_PRIV: &[u8] = include_bytes!("../../wire/tests/data/snmp/ap_sha_aes.bin");
+
+/// The system allocator, counting allocations (and reallocations) while [`COUNTING`] is on. Off, it costs one
+/// relaxed load per allocation, so the timed runs are not disturbed.
+struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+fn count_allocation() {
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed to the system allocator unchanged; counting touches no memory it hands out.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations made by `f`.
+fn allocations(f: impl FnOnce()) -> u64 {
+    ALLOCATIONS.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    f();
+    COUNTING.store(false, Ordering::Relaxed);
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
 
 /// What the wire-layer walk needs across datagrams.
 struct WireState {
@@ -285,6 +334,34 @@ fn count(case: &Case, w: &mut WireState, dec: &mut Decoder) -> u64 {
     typed
 }
 
+/// Prints the case's allocations per record: decoding into typed records, and serialising them to JSON too
+/// (into a buffer grown beforehand, so its growth is not counted).
+fn report_allocations(case: &Case, dec: &mut Decoder, records: u64) {
+    let typed = allocations(|| {
+        for p in &case.pool {
+            let _ = dec.decode(&datagram(case.kind, p), &mut |r| {
+                black_box(r);
+            });
+        }
+    });
+    let mut json = Vec::with_capacity(1 << 20);
+    let serialised = allocations(|| {
+        for p in &case.pool {
+            json.clear();
+            let _ = dec.decode(&datagram(case.kind, p), &mut |r| {
+                records::write_json(&mut json, &r).expect("a Vec takes any write")
+            });
+        }
+    });
+    let per = |n: u64| n as f64 / records.max(1) as f64;
+    println!(
+        "{}: {:.2} allocations per record (records), {:.2} (json)",
+        case.name,
+        per(typed),
+        per(serialised)
+    );
+}
+
 fn bench_case(c: &mut Criterion, case: &Case) {
     let mut w = WireState {
         session: Session::default(),
@@ -295,6 +372,7 @@ fn bench_case(c: &mut Criterion, case: &Case) {
     }
     let mut dec = decoder(case);
     let records = count(case, &mut w, &mut dec);
+    report_allocations(case, &mut dec, records);
     let mut g = c.benchmark_group(case.name);
     g.throughput(Throughput::Elements(records));
     g.bench_function("wire", |b| {

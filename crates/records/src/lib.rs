@@ -37,6 +37,52 @@ pub struct Datagram<'a> {
     pub mismatched: bool,
 }
 
+/// A capture time as RFC 3339 UTC with microseconds (`2026-12-07T08:15:02.123456Z`), held inline: every record
+/// of a datagram carries one, and a `String` each was an allocation per record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Stamp([u8; Stamp::LEN]);
+
+impl Stamp {
+    /// `yyyy-mm-ddThh:mm:ss.uuuuuuZ`: a u64 of nanoseconds ends in year 2554, so the year has four digits.
+    const LEN: usize = 27;
+
+    pub fn new(ns: u64) -> Self {
+        let (y, mo, d, h, mi, s, us) = wire::timefmt::civil(ns);
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y as u64);
+        put(5, 2, u64::from(mo));
+        put(8, 2, u64::from(d));
+        put(11, 2, u64::from(h));
+        put(14, 2, u64::from(mi));
+        put(17, 2, u64::from(s));
+        put(20, 6, u64::from(us));
+        Stamp(b)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One record: what every record carries, then its own fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -44,7 +90,7 @@ pub struct Record {
     pub record: &'static str,
     pub exporter: IpAddr,
     /// Capture time, RFC 3339 UTC with microseconds.
-    pub received: String,
+    pub received: Stamp,
     #[serde(flatten)]
     pub body: Body,
 }
@@ -164,7 +210,7 @@ impl Decoder {
         if d.mismatched {
             self.count_mismatched(d);
         }
-        let received = wire::timefmt::rfc5424(d.received_ns);
+        let received = Stamp::new(d.received_ns);
         let mut records = 0;
         let mut emit = |kind: &'static str, body: Body| {
             records += 1;
@@ -172,7 +218,7 @@ impl Decoder {
                 kind,
                 record: body.name(),
                 exporter: d.exporter,
-                received: received.clone(),
+                received,
                 body,
             })
         };

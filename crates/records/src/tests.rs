@@ -573,3 +573,17 @@ fn mismatched_datagrams_are_counted_by_reason_and_decoded_as_far_as_they_go() {
     );
     assert!(out.contains(&"message"), "the well-formed one decodes");
 }
+
+#[test]
+fn stamp_is_rfc3339_with_microseconds_like_the_calendar_formatter() {
+    for ns in [
+        0,
+        T0,
+        1_764_000_000_123_456_789,
+        951_782_400_000_001_000,
+        u64::MAX,
+    ] {
+        assert_eq!(Stamp::new(ns).as_str(), wire::timefmt::rfc5424(ns), "{ns}");
+    }
+    assert_eq!(Stamp::new(0).as_str(), "1970-01-01T00:00:00.000000Z");
+}
