@@ -217,6 +217,22 @@ fn syslog_seeds(out: &Out) {
     }
 }
 
+/// The v9/IPFIX fixtures of crates/wire/tests/data/ipfix (elements of the whole registry, v9 scope types).
+fn netflow_fixture_seeds(out: &Out, data: &Path) {
+    for (name, bytes) in vectors(&data.join("ipfix")) {
+        let kind = match bytes.get(1) {
+            Some(9) => NETFLOW_V9,
+            _ => IPFIX | 0x40,
+        };
+        out.put("netflow", &name, &netflow_input(0x11, &[bytes.clone()]));
+        out.put(
+            "records",
+            &format!("netflow-{name}"),
+            &records_input(kind, &[bytes]),
+        );
+    }
+}
+
 fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
     let sflow = generated(
         GenKind::Sflow,
@@ -286,7 +302,11 @@ fn route_seeds(out: &Out, s: &Settings) {
         b"<155>1 2026-12-07T10:00:00Z edge1 sshd 42 - - LINK DOWN",
     ];
     for (i, t) in texts.iter().enumerate() {
-        out.put("route", &format!("syslog-rules-{i}"), &route_input(SYSLOG, [198, 51, 100, 7], t));
+        out.put(
+            "route",
+            &format!("syslog-rules-{i}"),
+            &route_input(SYSLOG, [198, 51, 100, 7], t),
+        );
     }
 }
 
@@ -299,6 +319,8 @@ fn main() {
     let s = small();
     netflow_seeds(&out, &s);
     syslog_seeds(&out);
-    sflow_snmp_seeds(&out, &s, &root.join("../crates/wire/tests/data"));
+    let data = root.join("../crates/wire/tests/data");
+    netflow_fixture_seeds(&out, &data);
+    sflow_snmp_seeds(&out, &s, &data);
     route_seeds(&out, &s);
 }

@@ -268,7 +268,7 @@ fn is_zero(n: &u32) -> bool {
 /// The name of an element: IANA's, `ie<N>` for an unknown IETF element, `<PEN>.<N>` for an enterprise one.
 pub fn name(f: &FieldSpec) -> Cow<'static, str> {
     match (f.enterprise, ie::lookup(f.id)) {
-        (0, Some((n, _))) => Cow::Borrowed(n),
+        (0, Some(e)) => Cow::Borrowed(e.name),
         (0, None) => Cow::Owned(format!("ie{}", f.id)),
         (pen, _) => Cow::Owned(format!("{pen}.{}", f.id)),
     }
@@ -276,21 +276,14 @@ pub fn name(f: &FieldSpec) -> Cow<'static, str> {
 
 fn value_of(f: &FieldSpec, v: &[u8]) -> Value {
     match (f.enterprise, ie::lookup(f.id)) {
-        (0, Some((_, t))) => value::read(t, v),
+        (0, Some(e)) => value::read(e.data_type, v),
         _ => Value::Hex(value::hex(v)),
     }
 }
 
-/// v9 options scope types (RFC 3954 §6.1), which are not element ids.
-fn v9_scope_name(id: u16) -> Cow<'static, str> {
-    match id {
-        1 => "scopeSystem".into(),
-        2 => "scopeInterface".into(),
-        3 => "scopeLineCard".into(),
-        4 => "scopeCache".into(),
-        5 => "scopeTemplate".into(),
-        n => format!("scope{n}").into(),
-    }
+/// The name of a NetFlow v9 options scope field: its scope type (RFC 3954 §6.1), which is not an element id.
+fn v9_scope_name(scope_type: u16) -> Cow<'static, str> {
+    ie::v9_scope_name(scope_type).map_or_else(|| format!("scope{scope_type}").into(), Cow::Borrowed)
 }
 
 fn flow(export: Export, r: &DataRecord<'_>) -> Flow {
@@ -345,11 +338,15 @@ fn template(export: Export, t: &Template) -> TemplateRecord {
         fields: t
             .fields
             .iter()
-            .map(|f| TemplateField {
+            .enumerate()
+            .map(|(i, f)| TemplateField {
                 id: f.id,
                 enterprise: f.enterprise,
                 length: f.len,
-                name: name(f),
+                name: match export.version == 9 && i < usize::from(t.scope_fields) {
+                    true => v9_scope_name(f.id),
+                    false => name(f),
+                },
             })
             .collect(),
     }

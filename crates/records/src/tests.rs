@@ -587,3 +587,94 @@ fn stamp_is_rfc3339_with_microseconds_like_the_calendar_formatter() {
     }
     assert_eq!(Stamp::new(0).as_str(), "1970-01-01T00:00:00.000000Z");
 }
+
+const REGISTRY_IPFIX: &[u8] = include_bytes!("../../wire/tests/data/ipfix/registry-elements.bin");
+const REGISTRY_V9: &[u8] = include_bytes!("../../wire/tests/data/ipfix/v9-registry-elements.bin");
+
+fn decode_with_templates(kind: Kind, payload: &[u8]) -> Vec<Json> {
+    let mut dec = Decoder::new(Options {
+        templates: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let (out, errors) = decode_all(&mut dec, kind, &[payload.to_vec()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    out
+}
+
+fn one<'a>(out: &'a [Json], record: &str) -> &'a Json {
+    let found: Vec<_> = out.iter().filter(|r| r["record"] == record).collect();
+    assert_eq!(found.len(), 1, "{record} records in {out:?}");
+    found[0]
+}
+
+#[test]
+fn elements_outside_the_old_table_are_named_and_typed() {
+    // crates/wire/tests/data/ipfix/README.md says what the fixture holds; e2e compares it with tshark
+    let out = decode_with_templates(Kind::Ipfix, REGISTRY_IPFIX);
+    let f = &one(&out, "flow")["fields"];
+    let want = serde_json::json!({
+        "VRFname": "customer-a",
+        "wlanSSID": "corp-wifi",
+        "staMacAddress": "02:00:5e:10:20:30",
+        "dot1qCustomerVlanId": 300,
+        "mplsLabelStackSection2": "0186a1",
+        "ingressPhysicalInterface": 7,
+        "egressPhysicalInterface": 9,
+        "initiatorOctets": 5000,
+        "responderOctets": 7000,
+        "natEvent": 1,
+        "octetDeltaSumOfSquares": 152300,
+        "observationTimeSeconds": "2026-12-07T08:15:02Z",
+        "flowStartSeconds": "2026-12-07T08:14:52Z",
+        "flowStartMilliseconds": "2026-12-07T08:14:52.250Z",
+        "flowEndMilliseconds": "2026-12-07T08:15:01.750Z",
+        "flowStartMicroseconds": "2026-12-07T08:14:52.250123Z",
+        "flowEndMicroseconds": "2026-12-07T08:15:01.750456Z",
+        "flowStartNanoseconds": "2026-12-07T08:14:52.250123456Z",
+        "flowEndNanoseconds": "2026-12-07T08:15:01.750456789Z",
+        "dataRecordsReliability": true,
+        "mibObjectValueInteger": -5,
+        "absoluteError": 0.25,
+    });
+    for (k, v) in want.as_object().unwrap() {
+        assert_eq!(&f[k], v, "{k}");
+    }
+    assert!(
+        !f.as_object().unwrap().keys().any(|k| k.starts_with("ie")),
+        "no element left unnamed: {f}"
+    );
+    let o = one(&out, "options");
+    assert_eq!(o["scope"]["selectorId"], 3);
+    assert_eq!(o["fields"]["selectorName"], "sampler-256");
+    assert_eq!(o["fields"]["samplingPopulation"], 256);
+}
+
+#[test]
+fn v9_scope_fields_are_named_by_scope_type_in_templates_and_options() {
+    let out = decode_with_templates(Kind::NetflowV9, REGISTRY_V9);
+    let t: Vec<_> = out
+        .iter()
+        .filter(|r| r["record"] == "template" && r["options"] == true)
+        .collect();
+    assert_eq!(t.len(), 1);
+    let names: Vec<_> = t[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_u64().unwrap(), f["name"].as_str().unwrap()))
+        .collect();
+    // scope type 1 is System, not octetDeltaCount; the option fields after it are elements
+    assert_eq!(
+        names,
+        [(1, "scopeSystem"), (234, "ingressVRFID"), (236, "VRFname")]
+    );
+    let o = one(&out, "options");
+    assert_eq!(o["scope"]["scopeSystem"], 0x0a00_0001);
+    assert_eq!(o["fields"]["VRFname"], "blue");
+    let f = &one(&out, "flow")["fields"];
+    assert_eq!(f["staMacAddress"], "02:00:5e:aa:bb:cc");
+    assert_eq!(f["staIPv4Address"], "192.0.2.30");
+    assert_eq!(f["wlanSSID"], "guest");
+    assert_eq!(f["ingressPhysicalInterface"], 13);
+}
