@@ -1,5 +1,6 @@
 //! `sekiwake decode --pcap FILE`: the datagrams of a capture file as records, one JSON line each.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::process::ExitCode;
 
@@ -49,6 +50,9 @@ pub struct Summary {
     pub datagrams: u64,
     /// Frames that were not telemetry datagrams on a watched port (not UDP, other ports, malformed headers).
     pub skipped: u64,
+    /// Frames that passed at least one encapsulation (PPPoE, MPLS, IP-in-IP, GRE, ERSPAN, VXLAN), and per kind.
+    pub tunnelled: u64,
+    pub encapsulations: BTreeMap<&'static str, u64>,
     pub records: records::Stats,
     /// v9/IPFIX templates learned, refreshed, changed, withdrawn, expired and evicted.
     pub templates: wire::netflow::cache::CacheStats,
@@ -98,6 +102,8 @@ pub fn run(cfg: &Config) -> Result<Summary> {
         frames: s.frames,
         datagrams: s.captured_total(),
         skipped: s.frames - s.captured_total().min(s.frames),
+        tunnelled: s.tunnelled,
+        encapsulations: frames::encapsulations(&s),
         records: printer.stats(),
         templates: printer.template_stats(),
     })
