@@ -315,6 +315,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn tunnels_hand_over_their_payload() {
+        let inner = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 0, &[0; 8]);
+        for proto in [4, 41, 47] {
+            let outer = ipv4([1; 4], [2; 4], proto, 0, &inner);
+            assert_eq!(
+                parse(&outer).unwrap().transport,
+                Transport::Tunnel {
+                    protocol: proto,
+                    payload: &inner
+                }
+            );
+        }
+        let mut ext = vec![47, 0, 0, 0, 0, 0, 0, 0]; // destination options, next = GRE
+        ext.extend_from_slice(&[0, 0, 0x08, 0x00]);
+        assert_eq!(
+            parse(&ipv6(60, &ext)).unwrap().transport,
+            Transport::Tunnel {
+                protocol: 47,
+                payload: &[0, 0, 0x08, 0x00]
+            }
+        );
+        assert_eq!(
+            parse(&ipv4([1; 4], [2; 4], 6, 0, &[0; 20]))
+                .unwrap()
+                .transport,
+            Transport::Other(6)
+        );
+    }
+
+    #[test]
     fn ipv6_hostile_chains() {
         let runs_off = [60, 200, 0, 0];
         assert!(parse(&ipv6(60, &runs_off)).is_err());

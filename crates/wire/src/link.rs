@@ -1,4 +1,5 @@
-//! Link-layer headers: find the IP packet inside a captured frame.
+//! Link-layer headers: the protocol a captured frame carries and where its payload starts (what follows is
+//! [`crate::encap::Walk`]'s).
 
 use crate::error::{be16, be32, WireError};
 
@@ -18,7 +19,7 @@ impl LinkType {
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
-    /// Whether [`network_layer`] understands this link type.
+    /// Whether [`crate::encap::Walk::link`] understands this link type.
     pub fn is_supported(self) -> bool {
         matches!(
             self,
@@ -56,15 +57,6 @@ const SLL2_PROTO_OFFSET: usize = 0;
 const SLL2_HEADER_LEN: usize = 20;
 const NULL_HEADER_LEN: usize = 4;
 
-/// The IP packet inside `frame`, or `None` when the frame carries something other than IPv4/IPv6 directly
-/// (encapsulations such as PPPoE or MPLS are left to [`crate::encap::Walk`]).
-pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
-    Ok(match link_payload(link, frame)? {
-        (ethertype, payload) if is_ip(ethertype) => Some(payload),
-        _ => None,
-    })
-}
-
 /// A pseudo ethertype for link types that carry IP without saying which version: the version nibble decides
 /// later. Never seen on the wire (IEEE 802.3 lengths are below 0x0600).
 pub(crate) const ETHERTYPE_RAW_IP: u16 = 0x0001;
@@ -82,10 +74,6 @@ pub(crate) fn link_payload(link: LinkType, frame: &[u8]) -> Result<(u16, &[u8]),
         LinkType::IPV4 | LinkType::IPV6 => Ok(raw_ip(frame)),
         _ => Err(WireError::new("unsupported link type", 0)),
     }
-}
-
-pub(crate) fn is_ip(ethertype: u16) -> bool {
-    ethertype == ETHERTYPE_IPV4 || ethertype == ETHERTYPE_IPV6 || ethertype == ETHERTYPE_RAW_IP
 }
 
 /// An Ethernet frame's ethertype after any VLAN tags, and its payload.
@@ -139,6 +127,14 @@ fn raw_ip(frame: &[u8]) -> (u16, &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The IP packet directly inside `frame`, or `None` when it carries something else.
+    fn network_layer(link: LinkType, frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
+        Ok(match link_payload(link, frame)? {
+            (ETHERTYPE_IPV4 | ETHERTYPE_IPV6 | ETHERTYPE_RAW_IP, payload) => Some(payload),
+            _ => None,
+        })
+    }
 
     fn eth(types: &[u16], payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 12];
