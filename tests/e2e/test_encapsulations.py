@@ -5,6 +5,7 @@ crates/capture/tests/data/encap/*.pcap (tests/e2e/tools/mkencap.py). tshark is t
 publishes and what decode reads must be tshark's innermost UDP datagram, address for address and byte for
 byte, and the encapsulations counted must be the ones tshark dissects."""
 
+import json
 import subprocess
 from collections import Counter
 
@@ -12,9 +13,10 @@ import pytest
 
 from decode_oracle import decode
 from helpers.bus import BusSubscriber
-from helpers.env import REPO
+from helpers.env import PY, REPO
 from helpers.gating import require_programs, require_sekiwake
 from helpers.net import free_port
+from helpers.netns import NetnsPair
 
 FIXTURES = REPO / "crates" / "capture" / "tests" / "data" / "encap"
 NAMES = ["pppoe", "mpls", "ipip", "ip6in4", "gre", "erspan2", "erspan3", "vxlan", "gre-fragmented"]
@@ -108,3 +110,35 @@ def test_decode_reads_the_innermost_datagram(oracle, name):
                                                                                    43210, 443)
     counted = Counter(k for f in oracle[name] for k in encapsulations(f))
     assert {k: n for k, n in summary["encapsulations"].items() if n} == dict(counted)
+
+
+def inject(netns, dev, frames):
+    """Send raw Ethernet frames out of dev inside netns (an AF_PACKET socket in a short python child)."""
+    code = ("import socket,sys,json\n"
+            "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);s.bind((sys.argv[1],0))\n"
+            "[s.send(bytes.fromhex(f)) for f in json.loads(sys.argv[2])]\n")
+    out = subprocess.run(["ip", "netns", "exec", netns, PY, "-c", code, dev, json.dumps([f.hex() for f in frames])],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+
+
+def test_live_capture_filter_lets_every_tunnel_through(sekiwake, oracle, tmp_path):
+    """The BPF filter of a live capture cannot see inside tunnels: it must let their carriers through."""
+    require_programs("ip")
+    from scapy.all import rdpcap
+    frames = [bytes(p) for name in NAMES for p in rdpcap(str(FIXTURES / f"{name}.pcap"))]
+    want = [innermost(f) for name in NAMES for f in oracle[name]]
+    bus = f"ipc://{tmp_path}/bus.sock"
+    with NetnsPair() as ns:
+        cap = sekiwake.capture(ifaces=(ns.veth_b,), publish=bus, netns=ns.ns_b, wait_subscribers=1,
+                               wait_ready=False)
+        sub = BusSubscriber(tmp_path, bus, count=len(want), timeout=20).start()
+        cap.wait_ready_capturing()
+        inject(ns.ns_a, ns.veth_a, frames)
+        got = sub.wait_done()
+        rc, stats = cap.terminate()
+    assert [(g["src"], g["src_port"], g["dst"], g["dst_port"], bytes.fromhex(g["payload_hex"])) for g in got] \
+        == want, sub.output()
+    assert {g["interface"] for g in got} == {ns.veth_b}
+    assert rc == 0, cap.output()
+    assert stats["captured_total"] == len(want) == stats["tunnelled"]
