@@ -1,6 +1,7 @@
 //! Writes seed inputs for the fuzz targets into `CORPUS/TARGET/seed-*` (default CORPUS: fuzz/corpus): datagrams
 //! from the generator, a few hand-made v9/IPFIX ones with options templates, enterprise and variable-length
-//! fields and withdrawals, and the captured test vectors. Run by `fuzz/run`; seeds are rewritten each time.
+//! fields and withdrawals, the captured test vectors, and the encapsulation pcaps' frames (capture_frame). Run
+//! by `fuzz/run`; seeds are rewritten each time.
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -310,6 +311,60 @@ fn route_seeds(out: &Out, s: &Settings) {
     }
 }
 
+/// The frames of a classic pcap file (either byte order), in file order. Enough for our own fixtures.
+fn pcap_frames(file: &[u8]) -> Vec<&[u8]> {
+    let le = file.starts_with(&[0xd4, 0xc3, 0xb2, 0xa1]);
+    let u32_at = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = file.get(at..at + 4)?.try_into().ok()?;
+        let v = if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        };
+        Some(v as usize)
+    };
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while let Some(len) = u32_at(at + 8) {
+        let Some(frame) = file.get(at + 16..at + 16 + len) else {
+            break;
+        };
+        frames.push(frame);
+        at += 16 + len;
+    }
+    frames
+}
+
+/// `capture_frame` input: the link type's index (0, Ethernet), then each frame behind a 2-byte LE length.
+fn capture_frame_input(frames: &[&[u8]]) -> Vec<u8> {
+    let mut o = vec![0];
+    for f in frames {
+        o.extend_from_slice(&(f.len() as u16).to_le_bytes());
+        o.extend_from_slice(f);
+    }
+    o
+}
+
+/// One seed per encapsulation fixture (PPPoE, MPLS, IP-in-IP, GRE, ERSPAN, VXLAN, fragmented GRE).
+fn capture_frame_seeds(out: &Out, dir: &Path) {
+    let mut pcaps: Vec<_> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .collect();
+    pcaps.sort();
+    for path in pcaps {
+        let Ok(file) = fs::read(&path) else {
+            continue;
+        };
+        let name = path.file_stem().unwrap_or_default().to_string_lossy();
+        let input = capture_frame_input(&pcap_frames(&file));
+        out.put("capture_frame", &name, &input);
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let corpus = std::env::args_os()
@@ -323,4 +378,5 @@ fn main() {
     netflow_fixture_seeds(&out, &data);
     sflow_snmp_seeds(&out, &s, &data);
     route_seeds(&out, &s);
+    capture_frame_seeds(&out, &root.join("../crates/capture/tests/data/encap"));
 }

@@ -1,4 +1,5 @@
-//! The capture path's packet parsing: link header, IP, fragments (with small caps), UDP, classification.
+//! The capture path's packet parsing: link header, encapsulations (PPPoE, MPLS, IP-in-IP, GRE/ERSPAN, VXLAN),
+//! IP, fragments (with small caps), UDP, classification.
 //! The first byte picks the link type; the rest is a sequence of frames, each prefixed by a 2-byte length.
 #![no_main]
 

@@ -1,9 +1,12 @@
 //! From the `[capture]` section to capture's frame decoder (link, IP, defrag, UDP, classify): shared by
 //! the roles that read frames, capture and decode.
 
-use capture::{DefragConfig, FrameParser, LoopGuard};
+use std::collections::BTreeMap;
+
+use capture::{DefragConfig, FrameParser, FrameStats, LoopGuard};
 use config::CaptureConfig;
 use wire::classify::Classifier;
+use wire::encap::Encap;
 
 /// Reassembly limits: the configured ones, the reassembler's defaults for the rest.
 pub fn defrag_config(cfg: &CaptureConfig) -> DefragConfig {
@@ -20,4 +23,12 @@ pub fn defrag_config(cfg: &CaptureConfig) -> DefragConfig {
 
 pub fn parser(cfg: &CaptureConfig, classifier: Classifier, guard: LoopGuard) -> FrameParser {
     FrameParser::new(classifier, defrag_config(cfg), guard)
+}
+
+/// Frames per encapsulation kind, by counter name (capture's stats and decode's summary).
+pub fn encapsulations(d: &FrameStats) -> BTreeMap<&'static str, u64> {
+    Encap::ALL
+        .iter()
+        .map(|e| (e.name(), d.encapsulations[e.index()]))
+        .collect()
 }

@@ -5,6 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::error::{be16, be32, byte, WireError};
 
 pub const PROTO_UDP: u8 = 17;
+/// IPv4 encapsulated in IP (RFC 2003).
+pub const PROTO_IPV4_IN_IP: u8 = 4;
+/// IPv6 encapsulated in IP (RFC 4213 6in4, RFC 2473).
+pub const PROTO_IPV6_IN_IP: u8 = 41;
+pub const PROTO_GRE: u8 = 47;
 const PROTO_HOPOPTS: u8 = 0;
 const PROTO_ROUTING: u8 = 43;
 const PROTO_FRAGMENT: u8 = 44;
@@ -45,6 +50,8 @@ pub enum Transport<'a> {
     Udp(&'a [u8]),
     /// A piece of a fragmented packet, to be reassembled.
     Fragment(Fragment<'a>),
+    /// A tunnel: IPv4 or IPv6 in IP, or GRE ([`crate::encap::Walk::ip_tunnel`] follows it).
+    Tunnel { protocol: u8, payload: &'a [u8] },
     /// Another upper-layer protocol (its number).
     Other(u8),
 }
@@ -99,16 +106,30 @@ fn parse_v4(p: &[u8]) -> Result<IpPacket<'_>, WireError> {
             more: frag & V4_MF != 0,
             data: payload,
         })
-    } else if protocol == PROTO_UDP {
-        Transport::Udp(payload)
     } else {
-        Transport::Other(protocol)
+        upper_layer_v4(protocol, payload)
     };
     Ok(IpPacket {
         src,
         dst,
         transport,
     })
+}
+
+/// What an unfragmented (or reassembled) IPv4 payload of `protocol` is.
+pub fn upper_layer_v4(protocol: u8, payload: &[u8]) -> Transport<'_> {
+    match protocol {
+        PROTO_UDP => Transport::Udp(payload),
+        p if is_tunnel(p) => Transport::Tunnel {
+            protocol: p,
+            payload,
+        },
+        p => Transport::Other(p),
+    }
+}
+
+fn is_tunnel(protocol: u8) -> bool {
+    matches!(protocol, PROTO_IPV4_IN_IP | PROTO_IPV6_IN_IP | PROTO_GRE)
 }
 
 fn v6_addr(p: &[u8], at: usize) -> Result<Ipv6Addr, WireError> {
@@ -141,13 +162,19 @@ fn parse_v6(p: &[u8]) -> Result<IpPacket<'_>, WireError> {
     })
 }
 
-/// Walks IPv6 extension headers starting with `next` at `buf[at..]` until UDP, a fragment header or another
-/// protocol. Used on whole packets and on reassembled IPv6 payloads (with `at` = 0).
+/// Walks IPv6 extension headers starting with `next` at `buf[at..]` until UDP, a fragment header, a tunnel or
+/// another protocol. Used on whole packets and on reassembled IPv6 payloads (with `at` = 0).
 pub fn upper_layer_at(buf: &[u8], mut next: u8, mut at: usize) -> Result<Transport<'_>, WireError> {
     for _ in 0..MAX_EXT_HEADERS {
         match next {
             PROTO_UDP => return Ok(Transport::Udp(&buf[at.min(buf.len())..])),
             PROTO_FRAGMENT => return v6_fragment(buf, at),
+            p if is_tunnel(p) => {
+                return Ok(Transport::Tunnel {
+                    protocol: p,
+                    payload: &buf[at.min(buf.len())..],
+                })
+            }
             PROTO_HOPOPTS | PROTO_ROUTING | PROTO_DSTOPTS => {
                 next = byte(buf, at)?;
                 at += (usize::from(byte(buf, at + 1)?) + 1) * 8;
@@ -284,6 +311,36 @@ pub(crate) mod tests {
         assert_eq!(
             parse(&ipv6(44, &atomic)).unwrap().transport,
             Transport::Udp(&[5, 6])
+        );
+    }
+
+    #[test]
+    fn tunnels_hand_over_their_payload() {
+        let inner = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 0, &[0; 8]);
+        for proto in [4, 41, 47] {
+            let outer = ipv4([1; 4], [2; 4], proto, 0, &inner);
+            assert_eq!(
+                parse(&outer).unwrap().transport,
+                Transport::Tunnel {
+                    protocol: proto,
+                    payload: &inner
+                }
+            );
+        }
+        let mut ext = vec![47, 0, 0, 0, 0, 0, 0, 0]; // destination options, next = GRE
+        ext.extend_from_slice(&[0, 0, 0x08, 0x00]);
+        assert_eq!(
+            parse(&ipv6(60, &ext)).unwrap().transport,
+            Transport::Tunnel {
+                protocol: 47,
+                payload: &[0, 0, 0x08, 0x00]
+            }
+        );
+        assert_eq!(
+            parse(&ipv4([1; 4], [2; 4], 6, 0, &[0; 20]))
+                .unwrap()
+                .transport,
+            Transport::Other(6)
         );
     }
 

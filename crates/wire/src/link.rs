@@ -1,4 +1,5 @@
-//! Link-layer headers: find the IP packet inside a captured frame.
+//! Link-layer headers: the protocol a captured frame carries and where its payload starts (what follows is
+//! [`crate::encap::Walk`]'s).
 
 use crate::error::{be16, be32, WireError};
 
@@ -18,7 +19,7 @@ impl LinkType {
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
-    /// Whether [`network_layer`] understands this link type.
+    /// Whether [`crate::encap::Walk::link`] understands this link type.
     pub fn is_supported(self) -> bool {
         matches!(
             self,
@@ -41,6 +42,9 @@ pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+pub(crate) const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+pub(crate) const ETHERTYPE_MPLS: u16 = 0x8847;
+pub(crate) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 /// At most this many stacked VLAN tags are skipped.
 const MAX_VLAN_TAGS: usize = 4;
 
@@ -53,8 +57,14 @@ const SLL2_PROTO_OFFSET: usize = 0;
 const SLL2_HEADER_LEN: usize = 20;
 const NULL_HEADER_LEN: usize = 4;
 
-/// The IP packet inside `frame`, or `None` when the frame carries something other than IPv4/IPv6.
-pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
+/// A pseudo ethertype for link types that carry IP without saying which version: the version nibble decides
+/// later. Never seen on the wire (IEEE 802.3 lengths are below 0x0600).
+pub(crate) const ETHERTYPE_RAW_IP: u16 = 0x0001;
+/// A pseudo ethertype for "nothing to follow".
+pub(crate) const ETHERTYPE_NONE: u16 = 0x0000;
+
+/// The link header's protocol (an ethertype, or one of the pseudo ethertypes above) and what follows it.
+pub(crate) fn link_payload(link: LinkType, frame: &[u8]) -> Result<(u16, &[u8]), WireError> {
     match link {
         LinkType::ETHERNET => ethernet(frame),
         LinkType::LINUX_SLL => by_ethertype(frame, SLL_PROTO_OFFSET, SLL_HEADER_LEN),
@@ -66,18 +76,14 @@ pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Option<&[u8]>, Wire
     }
 }
 
-fn is_ip(ethertype: u16) -> bool {
-    ethertype == ETHERTYPE_IPV4 || ethertype == ETHERTYPE_IPV6
-}
-
-fn ethernet(frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
+/// An Ethernet frame's ethertype after any VLAN tags, and its payload.
+pub(crate) fn ethernet(frame: &[u8]) -> Result<(u16, &[u8]), WireError> {
     let mut type_at = ETH_TYPE_OFFSET;
     for _ in 0..=MAX_VLAN_TAGS {
         let ethertype = be16(frame, type_at)?;
         match ethertype {
             ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => type_at += VLAN_TAG_LEN,
-            t if is_ip(t) => return Ok(frame.get(type_at + 2..)),
-            _ => return Ok(None),
+            t => return Ok((t, &frame[type_at + 2..])),
         }
     }
     Err(WireError::new("too many VLAN tags", ETH_HEADER_LEN))
@@ -87,17 +93,17 @@ fn by_ethertype(
     frame: &[u8],
     proto_at: usize,
     header_len: usize,
-) -> Result<Option<&[u8]>, WireError> {
+) -> Result<(u16, &[u8]), WireError> {
     let proto = be16(frame, proto_at)?;
-    if frame.len() < header_len {
-        return Err(WireError::new("truncated link header", frame.len()));
-    }
-    Ok(is_ip(proto).then(|| &frame[header_len..]))
+    let payload = frame
+        .get(header_len..)
+        .ok_or(WireError::new("truncated link header", frame.len()))?;
+    Ok((proto, payload))
 }
 
 /// BSD loopback: a 4-byte address family, in the capturing host's byte order (DLT_NULL) or network order
 /// (DLT_LOOP). Both orders are accepted; the IP version nibble decides.
-fn null_loopback(frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
+fn null_loopback(frame: &[u8]) -> Result<(u16, &[u8]), WireError> {
     let family_be = be32(frame, 0)?;
     let family = if family_be > 0xffff {
         family_be.swap_bytes()
@@ -106,21 +112,29 @@ fn null_loopback(frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
     };
     // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
     match family {
-        2 | 10 | 24 | 28 | 30 => Ok(Some(&frame[NULL_HEADER_LEN..])),
-        _ => Ok(None),
+        2 | 10 | 24 | 28 | 30 => Ok((ETHERTYPE_RAW_IP, &frame[NULL_HEADER_LEN..])),
+        _ => Ok((ETHERTYPE_NONE, &[])),
     }
 }
 
-fn raw_ip(frame: &[u8]) -> Option<&[u8]> {
+fn raw_ip(frame: &[u8]) -> (u16, &[u8]) {
     match frame.first().map(|b| b >> 4) {
-        Some(4) | Some(6) => Some(frame),
-        _ => None,
+        Some(4) | Some(6) => (ETHERTYPE_RAW_IP, frame),
+        _ => (ETHERTYPE_NONE, &[]),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The IP packet directly inside `frame`, or `None` when it carries something else.
+    fn network_layer(link: LinkType, frame: &[u8]) -> Result<Option<&[u8]>, WireError> {
+        Ok(match link_payload(link, frame)? {
+            (ETHERTYPE_IPV4 | ETHERTYPE_IPV6 | ETHERTYPE_RAW_IP, payload) => Some(payload),
+            _ => None,
+        })
+    }
 
     fn eth(types: &[u16], payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 12];

@@ -134,6 +134,13 @@ pub struct CaptureReport {
     pub unwatched: u64,
     pub not_udp: u64,
     pub own_traffic: u64,
+    /// Frames nesting more encapsulations than the walk follows.
+    pub encap_too_deep: u64,
+    /// Fragments inside a tunnel packet that was itself reassembled.
+    pub fragmented_twice: u64,
+    /// Frames that passed at least one encapsulation, and per kind (PPPoE, MPLS, GRE, ...).
+    pub tunnelled: u64,
+    pub encapsulations: BTreeMap<&'static str, u64>,
     pub fragments: u64,
     pub fragments_reassembled: u64,
     pub fragments_expired: u64,
@@ -176,6 +183,10 @@ impl CaptureReport {
             unwatched: d.unwatched,
             not_udp: d.not_udp,
             own_traffic: d.own_traffic,
+            encap_too_deep: d.encap_too_deep,
+            fragmented_twice: d.fragmented_twice,
+            tunnelled: d.tunnelled,
+            encapsulations: frames::encapsulations(d),
             fragments: d.defrag.fragments,
             fragments_reassembled: d.defrag.reassembled,
             fragments_expired: d.defrag.expired,

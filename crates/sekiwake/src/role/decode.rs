@@ -1,5 +1,6 @@
 //! `sekiwake decode --pcap FILE`: the datagrams of a capture file as records, one JSON line each.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::process::ExitCode;
 
@@ -53,6 +54,9 @@ pub struct Summary {
     /// Of `skipped`: on a watched port but not fitting its kind, with `capture.mismatched = "drop"` (with the
     /// default, `relay`, they are decoded as far as they go and counted in `records.mismatched`).
     pub mismatched_dropped: u64,
+    /// Frames that passed at least one encapsulation (PPPoE, MPLS, IP-in-IP, GRE, ERSPAN, VXLAN), and per kind.
+    pub tunnelled: u64,
+    pub encapsulations: BTreeMap<&'static str, u64>,
     pub records: records::Stats,
     /// v9/IPFIX templates learned, refreshed, changed, withdrawn, expired and evicted.
     pub templates: wire::netflow::cache::CacheStats,
@@ -104,6 +108,8 @@ pub fn run(cfg: &Config) -> Result<Summary> {
         datagrams: s.captured_total(),
         skipped: s.frames - s.captured_total().min(s.frames),
         mismatched_dropped: s.mismatched_dropped,
+        tunnelled: s.tunnelled,
+        encapsulations: frames::encapsulations(&s),
         records: printer.stats(),
         templates: printer.template_stats(),
     })
