@@ -95,8 +95,12 @@ fn class(kind: Kind, variant: u8) -> Class {
     }
 }
 
-/// `<PRI>` with PRI 0..=191, then RFC 5424 when the version `1 ` follows.
+/// `<PRI>` with PRI 0..=191, then RFC 5424 when the version `1 ` follows; the same after an octet count
+/// (`LEN <PRI>...`, RFC 6587 framing, which some senders use over UDP too).
 fn syslog(p: &[u8]) -> Option<Class> {
+    let digits = p.iter().take(9).take_while(|c| c.is_ascii_digit()).count();
+    let framed = (1..=8).contains(&digits) && p.get(digits) == Some(&b' ');
+    let p = if framed { &p[digits + 1..] } else { p };
     let (_, rest) = crate::syslog::pri(p).ok()?;
     let variant = if rest.starts_with(b"1 ") { 2 } else { 1 };
     Some(class(Kind::Syslog, variant))
@@ -201,6 +205,17 @@ mod tests {
             ),
             Some((Kind::Syslog, 1))
         );
+        assert_eq!(
+            kind_of(
+                Family::Syslog,
+                b"58 <14>1 2026-12-07T08:15:02Z host app 42 ID7 - octet-counted"
+            ),
+            Some((Kind::Syslog, 2))
+        );
+        assert_eq!(
+            kind_of(Family::Syslog, b"9 <13>hello10 <14>abcdef"),
+            Some((Kind::Syslog, 1))
+        );
         for bad in [
             &b"<192>x"[..],
             b"<>x",
@@ -209,6 +224,9 @@ mod tests {
             b"",
             b"<12",
             b"<1a>",
+            b"58 hello",
+            b"58<14>x",
+            b"123456789 <14>x",
         ] {
             assert_eq!(kind_of(Family::Syslog, bad), None, "{bad:?}");
         }
