@@ -457,6 +457,67 @@ mod tests {
     }
 
     #[test]
+    fn rules_at_the_edges() {
+        let fields = |p: &[u8]| {
+            let m = parse(p).unwrap();
+            let text = std::str::from_utf8(m.message).unwrap().to_owned();
+            (
+                m.format,
+                t(m.timestamp).map(str::to_owned),
+                t(m.hostname).map(str::to_owned),
+                t(m.app).map(str::to_owned),
+                text,
+            )
+        };
+        // a time zone is read only after a sequence number or clock flag: `CRON:` here is a tag
+        let (f, ts, host, app, text) = fields(b"<13>Feb  5 17:32:18 CRON: x");
+        assert_eq!(
+            (f, ts.as_deref(), host, app.as_deref(), text.as_str()),
+            (
+                Format::Rfc3164,
+                Some("Feb  5 17:32:18"),
+                None,
+                Some("CRON"),
+                "x"
+            )
+        );
+        // a stamp must be followed by a space: otherwise the whole text is the message
+        let (_, ts, _, app, text) = fields(b"<13>Dec  7 08:15:02x host a: b");
+        assert_eq!(
+            (ts, app, text.as_str()),
+            (None, None, "Dec  7 08:15:02x host a: b")
+        );
+        // a pid with a space in it is no pid: no tag
+        let (_, _, host, app, text) = fields(b"<14>Dec  7 08:15:02 host tag[pi d]: x");
+        assert_eq!(
+            (host.as_deref(), app, text.as_str()),
+            (Some("host"), None, "tag[pi d]: x")
+        );
+        // VERSION other than 1 needs a stamp or `-` after it; a leading zero is no version
+        for p in [&b"<13>2 apples fell"[..], b"<13>01 - - - - - -"] {
+            let (f, _, _, _, text) = fields(p);
+            assert_eq!((f, text.as_bytes()), (Format::Rfc3164, &p[4..]), "{p:?}");
+        }
+        // elements followed directly by text; a `-` glued to text is text
+        let m = parse(br#"<14>1 - - - - - [a@1 k="v"]x"#).unwrap();
+        assert_eq!(
+            (t(m.structured_data), m.message),
+            (Some(r#"[a@1 k="v"]"#), &b"x"[..])
+        );
+        let m = parse(b"<14>1 - - - - - -hello").unwrap();
+        assert_eq!((m.structured_data, m.message), (None, &b"-hello"[..]));
+        // several elements, the second one never closing: the first `] ` ends the SD
+        let m = parse(br#"<14>1 - - - - - [a@1 k="v"][b@1 k="w] rest"#).unwrap();
+        assert_eq!(
+            (t(m.structured_data), m.message),
+            (Some(r#"[a@1 k="v"][b@1 k="w]"#), &b"rest"[..])
+        );
+        // a tag too long to be one is text
+        let long = [b"<14>Dec  7 08:15:02 h ".as_slice(), &[b'a'; 129], b": x"].concat();
+        assert_eq!(parse(&long).unwrap().app, None);
+    }
+
+    #[test]
     fn hostile_input_is_an_error_or_a_message_never_a_panic() {
         assert_eq!(parse(b"").unwrap_err().what, "syslog: empty message");
         // no valid PRI: user.notice, and the text is everything, the bad PRI included
@@ -620,7 +681,15 @@ mod tests {
                 "{p:?}"
             );
         }
-        assert_eq!(with_origin(b"not syslog", ip), None);
+        assert_eq!(
+            tag(b"<14>2 2026-12-07T08:15:02Z h a - - - hi"),
+            "<14>2 2026-12-07T08:15:02Z h a - - [origin ip=\"192.0.2.7\"] hi"
+        );
+        // SD left out: the element goes before the text, which stays the message
+        let left_out = with_origin(b"<14>1 - h a - - hello", ip).unwrap();
+        assert_eq!(left_out, b"<14>1 - h a - - [origin ip=\"192.0.2.7\"] hello");
+        assert_eq!(parse(&left_out).unwrap().message, b"hello");
+        assert_eq!(with_origin(b"not syslog", ip), None, "no PRI: left alone");
         assert_eq!(
             with_origin(b"<13>a\n<14>b", ip),
             None,
