@@ -512,6 +512,17 @@ mod tests {
             (t(m.structured_data), m.message),
             (Some(r#"[a@1 k="v"][b@1 k="w]"#), &b"rest"[..])
         );
+        // after a Cisco stamp, a word is a hostname only before a `%...:` mnemonic
+        let m = parse(b"<189>12: *Mar  1 00:00:01: Configured %x by console").unwrap();
+        assert_eq!(
+            (m.hostname, m.message),
+            (None, &b"Configured %x by console"[..])
+        );
+        let m = parse(b"<189>12: *Mar  1 00:00:01: rtr1: %SYS-5-CONFIG_I: Configured").unwrap();
+        assert_eq!(
+            (t(m.hostname), m.message),
+            (Some("rtr1"), &b"%SYS-5-CONFIG_I: Configured"[..])
+        );
         // a tag too long to be one is text
         let long = [b"<14>Dec  7 08:15:02 h ".as_slice(), &[b'a'; 129], b": x"].concat();
         assert_eq!(parse(&long).unwrap().app, None);

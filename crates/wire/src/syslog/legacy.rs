@@ -78,13 +78,19 @@ fn cisco_message<'a>(mut m: Message<'a>, s: CiscoStamp<'a>) -> Message<'a> {
     (m.clock_flag, m.timestamp) = (s.flag, Some(s.stamp));
     let (word, after) = token(s.rest);
     let host = word.strip_suffix(b":").unwrap_or(word);
-    if after.first() == Some(&b'%') && is_hostname(host) {
+    if starts_with_mnemonic(after) && is_hostname(host) {
         m.hostname = Some(host);
         m.message = after;
     } else {
         m.message = s.rest;
     }
     m
+}
+
+/// `%FAC-SEV-MNEMONIC:` (Cisco), or any word that starts with `%` and ends with `:`.
+fn starts_with_mnemonic(b: &[u8]) -> bool {
+    let (word, _) = token(b);
+    word.len() > 2 && word.first() == Some(&b'%') && word.last() == Some(&b':')
 }
 
 /// A header without a sequence number: `[ ]STAMP HOSTNAME TAG: text`, a Cisco `[*|.]STAMP: text`, or no
