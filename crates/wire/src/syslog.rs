@@ -115,8 +115,8 @@ fn version(b: &[u8]) -> Option<(u16, &[u8])> {
         .iter()
         .fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
     let rest = &b[n + 1..];
-    let stamped = rest == b"-" || rest.starts_with(b"- ") || stamp::rfc3339(rest).is_some();
-    (v == 1 || stamped).then_some((v, rest))
+    let stamped = || rest == b"-" || rest.starts_with(b"- ") || stamp::rfc3339(rest).is_some();
+    (v == 1 || stamped()).then_some((v, rest))
 }
 
 /// Splits at the first space: (token, rest after the space). No space: the whole input and an empty rest.
