@@ -104,7 +104,7 @@ pub(crate) fn pri(p: &[u8]) -> Result<(u32, &[u8]), WireError> {
 }
 
 /// RFC 5424 `VERSION SP` after PRI (1 to 3 digits, no leading zero): the version and what follows. `1 `
-/// always starts an RFC 5424 header; another number only when an RFC 3339 stamp or `-` follows, so an
+/// always starts an RFC 5424 header; another number only when an RFC 3339 stamp or `- ` follows, so an
 /// RFC 3164 message whose text starts with a number stays RFC 3164.
 fn version(b: &[u8]) -> Option<(u16, &[u8])> {
     let n = b.iter().take(4).take_while(|c| c.is_ascii_digit()).count();
@@ -115,7 +115,7 @@ fn version(b: &[u8]) -> Option<(u16, &[u8])> {
         .iter()
         .fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
     let rest = &b[n + 1..];
-    let stamped = || rest == b"-" || rest.starts_with(b"- ") || stamp::rfc3339(rest).is_some();
+    let stamped = || rest.starts_with(b"- ") || stamp::rfc3339(rest).is_some();
     (v == 1 || stamped()).then_some((v, rest))
 }
 
@@ -494,7 +494,7 @@ mod tests {
             (Some("host"), None, "tag[pi d]: x")
         );
         // VERSION other than 1 needs a stamp or `-` after it; a leading zero is no version
-        for p in [&b"<13>2 apples fell"[..], b"<13>01 - - - - - -"] {
+        for p in [&b"<13>2 apples fell"[..], b"<13>01 - - - - - -", b"<13>7 -"] {
             let (f, _, _, _, text) = fields(p);
             assert_eq!((f, text.as_bytes()), (Format::Rfc3164, &p[4..]), "{p:?}");
         }
