@@ -49,6 +49,29 @@ const MAX_PRI: u32 = 191;
 /// Facility user, severity notice: what a message without PRI is (RFC 3164 §4.3.3).
 const DEFAULT_PRI: u32 = 13;
 
+impl<'a> Message<'a> {
+    /// PRI and the text, before any header field is read.
+    fn bare(pri: u32, has_pri: bool, text: &'a [u8]) -> Self {
+        Message {
+            format: Format::Rfc3164,
+            facility: (pri / 8) as u8,
+            severity: (pri % 8) as u8,
+            has_pri,
+            version: None,
+            timestamp: None,
+            hostname: None,
+            app: None,
+            procid: None,
+            msgid: None,
+            structured_data: None,
+            sequence: None,
+            clock_flag: None,
+            bom: false,
+            message: text,
+        }
+    }
+}
+
 pub fn parse(p: &[u8]) -> Result<Message<'_>, WireError> {
     if p.is_empty() {
         return Err(WireError::new("syslog: empty message", 0));
@@ -57,23 +80,7 @@ pub fn parse(p: &[u8]) -> Result<Message<'_>, WireError> {
         Ok((pri, rest)) => (pri, true, rest),
         Err(_) => (DEFAULT_PRI, false, p),
     };
-    let base = Message {
-        format: Format::Rfc3164,
-        facility: (pri / 8) as u8,
-        severity: (pri % 8) as u8,
-        has_pri,
-        version: None,
-        timestamp: None,
-        hostname: None,
-        app: None,
-        procid: None,
-        msgid: None,
-        structured_data: None,
-        sequence: None,
-        clock_flag: None,
-        bom: false,
-        message: rest,
-    };
+    let base = Message::bare(pri, has_pri, rest);
     if let Some((version, after)) = has_pri.then(|| version(rest)).flatten() {
         return Ok(rfc5424(base, version, after));
     }
