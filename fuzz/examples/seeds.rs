@@ -234,6 +234,41 @@ fn netflow_fixture_seeds(out: &Out, data: &Path) {
     }
 }
 
+/// `\xNN` in a fixture stands for that byte.
+fn fixture_bytes(raw: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = raw.as_bytes();
+    while let Some((&c, tail)) = rest.split_first() {
+        let hex = tail.strip_prefix(b"x").and_then(|h| h.get(..2));
+        let byte = hex.and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        if let (Some(b), b'\\') = (byte, c) {
+            out.push(b);
+            rest = &tail[3..];
+        } else {
+            out.push(c);
+            rest = tail;
+        }
+    }
+    out
+}
+
+/// Every syslog header variant of crates/wire/tests/data/syslog/headers.jsonl, for the syslog, records,
+/// rewrite (origin tagging) and route targets.
+fn syslog_header_seeds(out: &Out, data: &Path) {
+    let text = fs::read_to_string(data.join("syslog/headers.jsonl")).expect("syslog fixtures");
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let f: serde_json::Value = serde_json::from_str(line).expect("fixture line");
+        let (Some(name), Some(raw)) = (f["name"].as_str(), f["raw"].as_str()) else {
+            continue;
+        };
+        let p = fixture_bytes(raw);
+        out.put("syslog", name, &p);
+        out.put("rewrite", &format!("syslog-{name}"), &p);
+        out.put("records", &format!("syslog-{name}"), &records_input(SYSLOG, &[p.clone()]));
+        out.put("route", &format!("syslog-{name}"), &route_input(SYSLOG, [198, 51, 100, 7], &p));
+    }
+}
+
 fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
     let sflow = generated(
         GenKind::Sflow,
@@ -376,6 +411,7 @@ fn main() {
     syslog_seeds(&out);
     let data = root.join("../crates/wire/tests/data");
     netflow_fixture_seeds(&out, &data);
+    syslog_header_seeds(&out, &data);
     sflow_snmp_seeds(&out, &s, &data);
     route_seeds(&out, &s);
     capture_frame_seeds(&out, &root.join("../crates/capture/tests/data/encap"));

@@ -229,8 +229,8 @@ fn syslog_matches(m: &Match, f: &Facts<'_>) -> bool {
     let Some(s) = f.syslog() else { return false };
     any_or_empty(&m.facilities, |x| x.0 == s.facility)
         && any_or_empty(&m.severities, |x| x.0 == s.severity)
-        && any_or_empty(&m.hosts, |h| s.hostname == Some(h.as_str()))
-        && any_or_empty(&m.apps, |a| s.app == Some(a.as_str()))
+        && any_or_empty(&m.hosts, |h| s.hostname == Some(h.as_bytes()))
+        && any_or_empty(&m.apps, |a| s.app == Some(a.as_bytes()))
         && m.message.as_ref().is_none_or(|p| p.0.is_match(s.message))
 }
 

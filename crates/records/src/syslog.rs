@@ -11,6 +11,12 @@ pub struct Message {
     pub format: &'static str,
     pub facility: u8,
     pub severity: u8,
+    /// Present (`true`) when the message had no valid `<PRI>`: facility and severity are then user.notice.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_pri: bool,
+    /// RFC 5424 VERSION, present when it is not 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,8 +47,9 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-fn owned(s: Option<&str>) -> Option<String> {
-    s.map(str::to_owned)
+/// A header field as text: invalid UTF-8 is replaced (U+FFFD), never a reason to drop the field.
+fn text(b: Option<&[u8]>) -> Option<String> {
+    b.map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// Every message of a datagram (one, or several when the sender framed them: see [`syslog::frames`]).
@@ -57,12 +64,14 @@ pub fn messages(p: &[u8], out: &mut impl FnMut(Body)) -> Result<(), wire::WireEr
             format: format_name(m.format),
             facility: m.facility,
             severity: m.severity,
-            timestamp: owned(m.timestamp),
-            hostname: owned(m.hostname),
-            app: owned(m.app),
-            procid: owned(m.procid),
-            msgid: owned(m.msgid),
-            structured_data: owned(m.structured_data),
+            no_pri: !m.has_pri,
+            version: m.version.filter(|&v| v != 1),
+            timestamp: text(m.timestamp),
+            hostname: text(m.hostname),
+            app: text(m.app),
+            procid: text(m.procid),
+            msgid: text(m.msgid),
+            structured_data: text(m.structured_data),
             sequence: m.sequence,
             clock_flag: m.clock_flag,
             bom: m.bom,

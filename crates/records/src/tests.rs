@@ -66,6 +66,49 @@ fn syslog_message_fields() {
     assert!(r["message"].as_str().unwrap().starts_with("%LINK-3-UPDOWN"));
 }
 
+/// `\xNN` in a fixture stands for that byte (JSON text cannot hold invalid UTF-8).
+fn fixture_bytes(raw: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw.as_bytes();
+    while let Some((&c, tail)) = rest.split_first() {
+        let hex = tail.strip_prefix(b"x").and_then(|h| h.get(..2));
+        match hex.and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()) {
+            Some(byte) if c == b'\\' => {
+                out.push(byte);
+                rest = &tail[3..];
+            }
+            _ => {
+                out.push(c);
+                rest = tail;
+            }
+        }
+    }
+    out
+}
+
+/// Every header variant of the fixture file (shared with the rsyslog comparison in tests/e2e) decodes to
+/// the fields it lists; a field listed as null must be absent.
+#[test]
+fn syslog_header_fixtures() {
+    let fixtures = include_str!("../../wire/tests/data/syslog/headers.jsonl");
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let mut checked = 0;
+    for line in fixtures.lines().filter(|l| !l.is_empty()) {
+        let f: Json = serde_json::from_str(line).unwrap();
+        let name = f["name"].as_str().unwrap();
+        let raw = fixture_bytes(f["raw"].as_str().unwrap());
+        let (out, errors) = decode_all(&mut dec, Kind::Syslog, &[raw]);
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+        assert_eq!(out.len(), 1, "{name}");
+        for (field, want) in f["record"].as_object().unwrap() {
+            let got = out[0].get(field).unwrap_or(&Json::Null);
+            assert_eq!(got, want, "{name}: {field} in {}", out[0]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "{checked}");
+}
+
 #[test]
 fn v5_flows_match_the_header_count() {
     let mut dec = Decoder::new(Options::default()).unwrap();
@@ -144,12 +187,22 @@ fn data_before_its_template_is_an_error_and_counted() {
 #[test]
 fn garbage_is_malformed_not_a_panic() {
     let mut dec = Decoder::new(Options::default()).unwrap();
-    for kind in [Kind::Syslog, Kind::NetflowV5, Kind::NetflowV9, Kind::Ipfix] {
+    for kind in [Kind::NetflowV5, Kind::NetflowV9, Kind::Ipfix] {
         let (out, errors) = decode_all(&mut dec, kind, &[vec![0xff; 40], vec![]]);
         assert!(out.is_empty());
         assert_eq!(errors.len(), 2);
     }
-    assert_eq!(dec.stats.malformed, 8);
+    assert_eq!(dec.stats.malformed, 6);
+    // Syslog text without PRI is a message (user.notice, as RFC 3164 §4.3.3 and rsyslog read it), its bytes
+    // replaced where they are not UTF-8; only an empty datagram is malformed.
+    let (out, errors) = decode_all(&mut dec, Kind::Syslog, &[vec![0xff; 40], vec![]]);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(dec.stats.malformed, 7);
+    assert_eq!(
+        (out[0]["no_pri"].as_bool(), out[0]["facility"].as_u64()),
+        (Some(true), Some(1))
+    );
+    assert_eq!(out[0]["message"], "\u{fffd}".repeat(40));
 }
 
 #[test]

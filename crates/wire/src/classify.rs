@@ -407,6 +407,17 @@ mod tests {
             ),
             Some((Kind::Syslog, 1))
         );
+        assert_eq!(
+            kind_of(
+                Family::Syslog,
+                b"58 <14>1 2026-12-07T08:15:02Z host app 42 ID7 - octet-counted"
+            ),
+            Some((Kind::Syslog, 2))
+        );
+        assert_eq!(
+            kind_of(Family::Syslog, b"9 <13>hello10 <14>abcdef"),
+            Some((Kind::Syslog, 1))
+        );
         for bad in [
             &b"<192>x"[..],
             b"<>x",
@@ -422,6 +433,8 @@ mod tests {
             b"",
             b"Oct 11 22:14:15 host su: x",
             b"65 hello",
+            b"58<14>x",
+            b"123456789 <14>x",
         ] {
             assert_eq!(reason(Family::Syslog, bad), Refusal::NoPri, "{bad:?}");
         }

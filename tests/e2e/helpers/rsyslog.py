@@ -15,9 +15,11 @@ from .proc import Daemon, wait_until
 
 
 class Rsyslog(Daemon):
-    """rsyslogd with imudp+imtcp on 127.0.0.1:port writing "%fromhost-ip% %rawmsg%" lines to raw.log."""
+    """rsyslogd with imudp+imtcp on 127.0.0.1:port writing "%fromhost-ip% %rawmsg%" lines to raw.log, or
+    lines of another rsyslog template (`template`, then read with lines() and split by the caller; one main
+    queue worker keeps them in arrival order)."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, template=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port("udp")
@@ -25,15 +27,19 @@ class Rsyslog(Daemon):
         self.raw_log = self.dir / "raw.log"
         self.ready_log = self.dir / "ready.log"
         self.conf = self.dir / "rsyslog.conf"
+        remote = template or "%fromhost-ip% %rawmsg%\\n"
+        one_worker = 'main_queue(queue.workerThreads="1")' if template else ""
         self.conf.write_text(f"""
 global(workDirectory="{self.dir}" net.enableDNS="off")
+{one_worker}
 module(load="imudp")
 module(load="imtcp")
 input(type="imudp" port="{self.port}" address="127.0.0.1" ruleset="remote")
 input(type="imtcp" port="{self.port}" address="127.0.0.1" ruleset="remote")
 input(type="imtcp" port="{self.ready_port}" address="127.0.0.1" ruleset="ready")
 template(name="raw" type="string" string="%fromhost-ip% %rawmsg%\\n")
-ruleset(name="remote") {{ action(type="omfile" file="{self.raw_log}" template="raw") }}
+template(name="remote" type="string" string="{remote}")
+ruleset(name="remote") {{ action(type="omfile" file="{self.raw_log}" template="remote") }}
 ruleset(name="ready") {{ action(type="omfile" file="{self.ready_log}" template="raw") }}
 """)
         super().__init__("rsyslogd", ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"],
