@@ -145,7 +145,8 @@ fn sflow(p: &[u8]) -> Option<Class> {
     (p.len() >= min).then(|| class(Kind::Sflow, 5))
 }
 
-/// An SNMP message whose PDU is a trap or inform (v1, v2c), or any v3 message (its PDU may be encrypted).
+/// An SNMP message: v1 or v2c with any PDU (the InformRequest flagged), or any v3 message (its PDU may be
+/// encrypted).
 /// Only the headers on the way to the PDU tag are read, not the whole message: enough to name the kind.
 fn snmp(p: &[u8]) -> Option<Class> {
     let msg = ber::peek(p, 0)?;
@@ -166,12 +167,16 @@ fn snmp(p: &[u8]) -> Option<Class> {
         return None;
     }
     let pdu = byte(p, community.start.saturating_add(community.len)).ok()?;
+    // Any PDU, not only notifications: a trap port's other traffic (a response, a get) is decoded as a `pdu`
+    // record, and a relay passes on what the collector behind it would see.
     match (version, pdu) {
-        (0, tag::TRAP_V1) | (1, tag::TRAP_V2) => Some(class(Kind::Snmptrap, version)),
         (1, tag::INFORM) => Some(Class {
             flags: FLAG_INFORM,
             ..class(Kind::Snmptrap, 1)
         }),
+        (0 | 1, pdu) if pdu & tag::CLASS_MASK == tag::PDU_CLASS => {
+            Some(class(Kind::Snmptrap, version))
+        }
         _ => None,
     }
 }
@@ -288,9 +293,20 @@ mod tests {
         v1[4] = 0;
         v1[13] = 0xa4;
         assert_eq!(kind_of(Family::Snmptrap, &v1), Some((Kind::Snmptrap, 0)));
-        let mut get = v2;
-        get[13] = 0xa0;
-        assert_eq!(kind_of(Family::Snmptrap, &get), None);
+        for pdu in [0xa0, 0xa1, 0xa2, 0xa3, 0xa5, 0xa8] {
+            let mut other = v2;
+            other[13] = pdu;
+            assert_eq!(kind_of(Family::Snmptrap, &other), Some((Kind::Snmptrap, 1)));
+            assert_eq!(confirm(Family::Snmptrap, &other).unwrap().flags, 0);
+            other[4] = 0;
+            assert_eq!(kind_of(Family::Snmptrap, &other), Some((Kind::Snmptrap, 0)));
+        }
+        let mut not_a_pdu = v2;
+        not_a_pdu[13] = 0x30;
+        assert_eq!(kind_of(Family::Snmptrap, &not_a_pdu), None);
+        let mut v2_version = v2;
+        v2_version[4] = 2;
+        assert_eq!(kind_of(Family::Snmptrap, &v2_version), None);
         let v3 = [0x30, 0x03, 0x02, 0x01, 0x03];
         assert_eq!(kind_of(Family::Snmptrap, &v3), Some((Kind::Snmptrap, 3)));
         assert_eq!(
