@@ -166,11 +166,13 @@ def test_every_algorithm_netsnmp_offers_decodes(usm_pcap):
         assert got == WANT_VARBINDS, what
 
         frame = frames[source(i)]
-        assert dicts_with(frame, "snmp.authentication_ok"), f"tshark does not authenticate {what}"
         tree = dicts_with(frame, "snmp.variable_bindings_tree")
         if priv in ("AES-192", "AES-256") and HASH_LEN[auth] < KEY_LEN[priv]:
+            # tshark's plaintext is noise; when the noise looks like BER it stops at "malformed" before saying
+            # whether the digest was right, so only its failure to decrypt is certain
             assert not tree, f"tshark follows net-snmp's key extension for {what}: use it as the oracle"
             continue
+        assert dicts_with(frame, "snmp.authentication_ok"), f"tshark does not authenticate {what}"
         assert tree, f"tshark does not decrypt {what}"
         their = [(vb["snmp.name"], vb) for vb in tree[0]["snmp.variable_bindings_tree"].values()]
         assert [name for name, _ in their] == [v["oid"] for v in r["varbinds"]], what

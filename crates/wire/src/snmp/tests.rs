@@ -809,25 +809,45 @@ fn v3_users_bound_to_an_engine() {
 
 #[test]
 fn v3_time_window() {
-    let (name, auth, privacy, p) = ALGORITHMS[4];
-    let mut usm = Usm::new(vec![algorithm_user(name, auth, privacy)]).unwrap();
-    // boots 7, time 1234 at t=1000: from then on the engine's time is estimated as 1234 + elapsed.
-    assert!(parse_at(p, &mut usm, 1000).is_ok());
-    assert!(parse_at(p, &mut usm, 1150).is_ok(), "150 s behind: inside");
-    assert_eq!(
-        failed(parse_at(p, &mut usm, 1151)),
-        Some(UsmReason::NotInTimeWindow),
-        "a replay 151 s later"
+    // V3_MD5 (boots 1, time 853189), V3_SHA (1, 853084) and the algorithm captures (7, 1234) share an engine.
+    let mut usm = users();
+    usm.timely(&[0], 0, 0, None).unwrap(); // another engine: no effect on ENGINE
+    assert!(parse_at(V3_MD5, &mut usm, 1000).is_ok());
+    assert!(
+        parse_at(V3_SHA, &mut usm, 1040).is_ok(),
+        "105 s older, 145 s behind"
     );
-    // Without receive times only a message older than what the engine sent is refused: the same one is not.
-    assert!(parse(p, &mut usm).is_ok());
-    // A failed check keeps no state: another user of the same engine still decodes after it.
-    let (name2, auth2, privacy2, p2) = ALGORITHMS[5];
-    let mut both = Usm::new(vec![
+    assert_eq!(
+        failed(parse_at(V3_SHA, &mut usm, 1050)),
+        Some(UsmReason::NotInTimeWindow),
+        "155 s behind the engine's estimated time"
+    );
+    assert!(
+        parse_at(V3_MD5, &mut usm, 90_000).is_ok(),
+        "the latest again, however late: as snmptrapd"
+    );
+    let (name, auth, privacy, p) = ALGORITHMS[4];
+    let mut usm = Usm::new(vec![
         algorithm_user(name, auth, privacy),
-        algorithm_user(name2, auth2, privacy2),
+        user("shauser", (AuthProtocol::HmacSha, "shapass123"), None),
     ])
     .unwrap();
-    assert!(parse_at(p2, &mut both, 5).is_ok());
-    assert!(parse_at(p, &mut both, 6).is_ok());
+    assert!(parse(V3_SHA, &mut usm).is_ok());
+    assert!(parse(p, &mut usm).is_ok(), "boots 1 -> 7");
+    assert_eq!(
+        failed(parse(V3_SHA, &mut usm)),
+        Some(UsmReason::NotInTimeWindow),
+        "boots 7 -> 1"
+    );
+    // A message that fails authentication leaves the clock alone.
+    let mut wrong = Usm::new(vec![
+        algorithm_user(name, auth, privacy),
+        user("shauser", (AuthProtocol::HmacSha, "shapass124"), None),
+    ])
+    .unwrap();
+    assert_eq!(
+        failed(parse(V3_SHA, &mut wrong)),
+        Some(UsmReason::WrongDigest)
+    );
+    assert!(parse(p, &mut wrong).is_ok());
 }

@@ -6,9 +6,9 @@
 //! to each engine ID are cached, up to [`MAX_ENGINES_PER_USER`] per user.
 //!
 //! A user may be bound to one authoritative engine (Net-SNMP's `createUser -e`); such an entry wins over an
-//! unbound one of the same name. Timeliness (RFC 3414 3.2 step 7) is checked per engine as a
-//! non-authoritative receiver does: the latest authenticated boots/time of each engine is kept (up to
-//! [`MAX_CLOCKS`] engines) and older messages are refused.
+//! unbound one of the same name. Timeliness (RFC 3414 3.2 step 7) is checked per engine as snmptrapd checks
+//! it: the latest authenticated boots/time of each engine is kept (up to [`MAX_CLOCKS`] engines) and messages
+//! older than it by more than the window are refused.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -278,11 +278,12 @@ impl Usm {
         u.localised.get(engine_id).ok_or(UsmReason::UnknownUser)
     }
 
-    /// RFC 3414 3.2 step 7b, for an authenticated message of `engine_id` received at `received` (seconds):
-    /// refused when the engine's boots are at their maximum, when the message's boots are older than the
-    /// latest seen, or when its time lags the engine's estimated time by more than 150 s (the latest time
-    /// plus what elapsed since, when receive times are known). A timely message that is newer becomes the
-    /// latest.
+    /// RFC 3414 3.2 step 7b, for an authenticated message of `engine_id` received at `received` (seconds), as
+    /// snmptrapd applies it: refused when the engine's boots are at their maximum, when the message's boots are
+    /// older than the latest seen, or when with the same boots its time is older than the latest seen and lags
+    /// the engine's estimated time (the latest time plus what elapsed since, when receive times are known) by
+    /// more than 150 s. A message at least as new as the latest is never refused, so an engine whose clock runs
+    /// slower than the receiver's is not cut off; a newer one becomes the latest.
     pub(crate) fn timely(
         &mut self,
         engine_id: &[u8],
@@ -306,7 +307,7 @@ impl Usm {
         if latest.boots == MAX_BOOTS || boots < latest.boots {
             return Err(UsmReason::NotInTimeWindow);
         }
-        if boots > latest.boots {
+        if boots > latest.boots || time >= latest.time {
             *latest = now;
             return Ok(());
         }
@@ -315,13 +316,10 @@ impl Usm {
             _ => 0,
         };
         let estimated = u64::from(latest.time) + elapsed;
-        if u64::from(time) + TIME_WINDOW_SECS < estimated {
-            return Err(UsmReason::NotInTimeWindow);
+        match u64::from(time) + TIME_WINDOW_SECS < estimated {
+            true => Err(UsmReason::NotInTimeWindow),
+            false => Ok(()),
         }
-        if time > latest.time {
-            *latest = now;
-        }
-        Ok(())
     }
 }
 
@@ -730,17 +728,32 @@ mod tests {
             usm.timely(e, 5, 1000, None),
             Err(UsmReason::NotInTimeWindow)
         );
-        // With receive times the engine's clock runs on: time 3 at t=100 is time 203 at t=300.
+        // With receive times the engine's clock runs on: time 3 at t=100 is time 152 at t=249.
         let c = &b"clock"[..];
         assert_eq!(usm.timely(c, 6, 3, Some(100)), Ok(()));
-        assert_eq!(usm.timely(c, 6, 53, Some(300)), Ok(()), "203 - 150");
         assert_eq!(
-            usm.timely(c, 6, 52, Some(300)),
+            usm.timely(c, 6, 2, Some(249)),
             Ok(()),
-            "53 is the latest now"
+            "older, 152 - 2 behind"
         );
         assert_eq!(
-            usm.timely(c, 6, 52, Some(500)),
+            usm.timely(c, 6, 2, Some(250)),
+            Err(UsmReason::NotInTimeWindow)
+        );
+        assert_eq!(
+            usm.timely(c, 6, 3, Some(100_000)),
+            Ok(()),
+            "as new as the latest: a slow clock, never refused"
+        );
+        assert_eq!(usm.timely(c, 6, 40, Some(100_000)), Ok(()));
+        assert_eq!(
+            usm.timely(c, 6, 39, Some(100_149)),
+            Ok(()),
+            "the latest is now 40 at t=100000"
+        );
+        assert_eq!(usm.timely(c, 6, 39, Some(100_112)), Ok(()));
+        assert_eq!(
+            usm.timely(c, 6, 39, Some(100_200)),
             Err(UsmReason::NotInTimeWindow)
         );
         assert_eq!(
