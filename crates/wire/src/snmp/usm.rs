@@ -138,16 +138,6 @@ pub enum UsmReason {
 }
 
 impl UsmReason {
-    pub const ALL: [UsmReason; 7] = [
-        Self::UnknownUser,
-        Self::UnknownEngine,
-        Self::NoKey,
-        Self::WrongAuthProtocol,
-        Self::WrongDigest,
-        Self::NotInTimeWindow,
-        Self::DecryptionFailed,
-    ];
-
     /// A short name, as counters spell it.
     pub fn name(self) -> &'static str {
         match self {

@@ -209,33 +209,29 @@ fn secured(
     }
     // Looked up again (cached) rather than cloned: the time window needed the USM in between.
     let keys = usm.keys(sec.user, sec.engine_id).map_err(failure)?;
-    encrypted(keys, sec, data).map_err(|e| e.map_or_else(SnmpError::from, failure))
+    encrypted(keys, sec, data, failure)
 }
 
-/// The scoped PDU of an authPriv message: a decryption failure, or a plaintext that decrypted but does not
-/// decode.
+/// The scoped PDU of an authPriv message; `failure` names a decryption failure with the user and engine.
 fn encrypted(
     keys: &LocalKeys,
     sec: &Security,
     data: &Tlv,
-) -> Result<Scoped, Result<UsmReason, WireError>> {
+    failure: impl Fn(UsmReason) -> SnmpError,
+) -> Result<Scoped, SnmpError> {
     if data.tag != tag::OCTET_STRING {
-        return Err(Err(data.err("snmp: encryptedPDU not an OCTET STRING")));
+        return Err(data.err("snmp: encryptedPDU not an OCTET STRING").into());
     }
     let (boots, time) = (sec.boots, sec.time);
     let plain = keys
         .decrypt(Iv { boots, time }, sec.salt, data.value)
-        .map_err(Ok)?;
-    decrypted(&plain, data.at)
-}
-
-/// A decrypted scoped PDU (at offset `at` of the datagram, where its ciphertext lies). Bytes after it are
-/// padding. A first element that is not a well-formed SEQUENCE means the key was wrong.
-fn decrypted(plain: &[u8], at: usize) -> Result<Scoped, Result<UsmReason, WireError>> {
-    let seq = Reader::new(plain, at)
+        .map_err(&failure)?;
+    // Bytes after the scoped PDU are padding. A first element that is not a well-formed SEQUENCE means the
+    // key was wrong; errors inside it are the sender's.
+    let seq = Reader::new(&plain, data.at)
         .expect(tag::SEQUENCE, "snmp: decrypted data not a SEQUENCE")
-        .map_err(|_| Ok(UsmReason::DecryptionFailed))?;
-    scoped(&seq).map_err(Err)
+        .map_err(|_| failure(UsmReason::DecryptionFailed))?;
+    Ok(scoped(&seq)?)
 }
 
 fn plaintext(data: &Tlv) -> Result<Scoped, WireError> {
