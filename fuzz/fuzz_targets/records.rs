@@ -40,6 +40,7 @@ fn snmp_decoder() -> &'static Mutex<Decoder> {
     DEC.get_or_init(|| {
         let user = UsmUser {
             name: b"privuser".to_vec(),
+            engine_id: None,
             auth: Some((AuthProtocol::HmacSha, b"authpass123".to_vec())),
             privacy: Some((PrivProtocol::Aes128Cfb, b"privpass123".to_vec())),
         };

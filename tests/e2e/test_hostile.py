@@ -56,7 +56,9 @@ def garbage_for(family, rng):
         "netflow": [b"\x00\x05\x00\x01" + bytes(20), b"\x00\x09" + bytes(10), b"\x00\x05\x00\x00" + bytes(68)],
         "ipfix": [b"\x00\x0a\x00\x40" + bytes(12), b"\x00\x0a\x00\x08"],
         "sflow": [b"\x00\x00\x00\x05\x00\x00\x00\x01" + bytes(4), b"\x00\x00\x00\x04\x00\x00\x00\x01" + bytes(40)],
-        "snmptrap": [b"\x30\x03\x02\x01\x01", b"\x30\x0a\x02\x01\x01\x04\x01p\xa0\x02\x00\x00",
+        # (any PDU tag is an SNMP message a trap port may receive, a get included: the third element here is an
+        # OCTET STRING where the PDU belongs)
+        "snmptrap": [b"\x30\x03\x02\x01\x01", b"\x30\x0a\x02\x01\x01\x04\x01p\x04\x02\x00\x00",
                      b"\x30\x82\xff\xff\x02\x01\x00"],
     }
     return common + truncated[family]

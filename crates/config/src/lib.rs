@@ -187,78 +187,170 @@ pub struct DecodeConfig {
 #[serde(deny_unknown_fields)]
 pub struct SnmpUser {
     pub name: String,
-    /// `sha` (HMAC-SHA-96) or `md5` (HMAC-MD5-96); with `auth_password`.
+    /// Net-SNMP's names in lower case: `md5`, `sha` (HMAC-96), `sha224`, `sha256`, `sha384`, `sha512`
+    /// (RFC 7860); with `auth_password`.
     pub auth_protocol: Option<AuthName>,
     pub auth_password: Option<String>,
-    /// `aes` (AES-128-CFB); with `priv_password`, and only with authentication.
+    /// `des`, `aes` (AES-128), `aes192`, `aes256` (key extension of Net-SNMP), `aes192c`, `aes256c` (Cisco's);
+    /// with `priv_password`, and only with authentication.
     pub priv_protocol: Option<PrivName>,
     pub priv_password: Option<String>,
+    /// Hex (`0x` optional): these passwords apply to this authoritative engine only; without, to every
+    /// engine.
+    pub engine_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthName {
-    Sha,
     Md5,
+    Sha,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrivName {
+    Des,
     Aes,
+    Aes192,
+    Aes256,
+    Aes192c,
+    Aes256c,
+}
+
+impl AuthName {
+    const NAMES: &'static str = "md5, sha, sha224, sha256, sha384, sha512";
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "md5" => Self::Md5,
+            "sha" => Self::Sha,
+            "sha224" => Self::Sha224,
+            "sha256" => Self::Sha256,
+            "sha384" => Self::Sha384,
+            "sha512" => Self::Sha512,
+            _ => return None,
+        })
+    }
+
+    fn protocol(self) -> wire::snmp::AuthProtocol {
+        use wire::snmp::AuthProtocol as A;
+        match self {
+            Self::Md5 => A::HmacMd5,
+            Self::Sha => A::HmacSha,
+            Self::Sha224 => A::HmacSha224,
+            Self::Sha256 => A::HmacSha256,
+            Self::Sha384 => A::HmacSha384,
+            Self::Sha512 => A::HmacSha512,
+        }
+    }
+}
+
+impl PrivName {
+    const NAMES: &'static str = "des, aes, aes192, aes256, aes192c, aes256c";
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "des" => Self::Des,
+            "aes" => Self::Aes,
+            "aes192" => Self::Aes192,
+            "aes256" => Self::Aes256,
+            "aes192c" => Self::Aes192c,
+            "aes256c" => Self::Aes256c,
+            _ => return None,
+        })
+    }
+
+    fn protocol(self) -> wire::snmp::PrivProtocol {
+        use wire::snmp::PrivProtocol as P;
+        match self {
+            Self::Des => P::Des,
+            Self::Aes => P::Aes128Cfb,
+            Self::Aes192 => P::Aes192Cfb,
+            Self::Aes256 => P::Aes256Cfb,
+            Self::Aes192c => P::Aes192CfbCisco,
+            Self::Aes256c => P::Aes256CfbCisco,
+        }
+    }
+}
+
+/// An engine ID in hex, with or without `0x`: 1 to 32 bytes.
+fn engine_id_of(s: &str) -> Result<Vec<u8>, String> {
+    let digits = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let bad = || format!("engine_id `{s}` is not 1 to 32 bytes of hex");
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || digits.len() > 2 * wire::snmp::MAX_ENGINE_ID_LEN
+    {
+        return Err(bad());
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            digits
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
 }
 
 impl SnmpUser {
     /// The USM user, or what is missing.
     pub fn usm(&self) -> Result<wire::snmp::UsmUser, String> {
-        use wire::snmp::{AuthProtocol, PrivProtocol};
         let auth = match (self.auth_protocol, &self.auth_password) {
             (None, None) => None,
-            (Some(p), Some(pw)) => Some((
-                match p {
-                    AuthName::Sha => AuthProtocol::HmacSha,
-                    AuthName::Md5 => AuthProtocol::HmacMd5,
-                },
-                pw.clone().into_bytes(),
-            )),
+            (Some(p), Some(pw)) => Some((p.protocol(), pw.clone().into_bytes())),
             _ => return Err("auth_protocol and auth_password go together".into()),
         };
         let privacy = match (self.priv_protocol, &self.priv_password) {
             (None, None) => None,
-            (Some(PrivName::Aes), Some(pw)) => {
-                Some((PrivProtocol::Aes128Cfb, pw.clone().into_bytes()))
-            }
+            (Some(p), Some(pw)) => Some((p.protocol(), pw.clone().into_bytes())),
             _ => return Err("priv_protocol and priv_password go together".into()),
         };
         Ok(wire::snmp::UsmUser {
             name: self.name.clone().into_bytes(),
+            engine_id: self.engine_id.as_deref().map(engine_id_of).transpose()?,
             auth,
             privacy,
         })
     }
 
-    /// `NAME[:sha|md5:AUTHPASS[:aes:PRIVPASS]]`, for the command line.
+    /// `NAME[:AUTH:AUTHPASS[:PRIV:PRIVPASS[:ENGINEID]]]`, for the command line; an empty field is absent
+    /// (`NAME:sha:AUTHPASS:::ENGINEID` binds an authNoPriv user to one engine).
     pub fn parse_flag(s: &str) -> Result<SnmpUser, String> {
-        let parts: Vec<&str> = s.splitn(5, ':').collect();
-        let word = |i: usize| parts.get(i).map(|p| p.to_string());
-        let proto = |i: usize| parts.get(i).map(|p| p.to_ascii_lowercase());
-        let auth_protocol = match proto(1).as_deref() {
-            None => None,
-            Some("sha") => Some(AuthName::Sha),
-            Some("md5") => Some(AuthName::Md5),
-            Some(o) => return Err(format!("`{o}` is not an auth protocol (sha, md5)")),
-        };
-        let priv_protocol = match proto(3).as_deref() {
-            None => None,
-            Some("aes") => Some(PrivName::Aes),
-            Some(o) => return Err(format!("`{o}` is not a privacy protocol (aes)")),
-        };
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        let field = |i: usize| parts.get(i).copied().filter(|p| !p.is_empty());
+        let word = |i: usize| field(i).map(str::to_owned);
+        let proto = |i: usize| field(i).map(str::to_ascii_lowercase);
+        let auth_protocol =
+            match proto(1) {
+                None => None,
+                Some(o) => Some(AuthName::parse(&o).ok_or_else(|| {
+                    format!("`{o}` is not an auth protocol ({})", AuthName::NAMES)
+                })?),
+            };
+        let priv_protocol =
+            match proto(3) {
+                None => None,
+                Some(o) => Some(PrivName::parse(&o).ok_or_else(|| {
+                    format!("`{o}` is not a privacy protocol ({})", PrivName::NAMES)
+                })?),
+            };
         let u = SnmpUser {
             name: parts[0].to_owned(),
             auth_protocol,
             auth_password: word(2),
             priv_protocol,
             priv_password: word(4),
+            engine_id: word(5),
         };
         u.usm()?;
         Ok(u)
@@ -635,6 +727,85 @@ mod tests {
             err(looped).starts_with("x.toml:4: key `forward.source_port`"),
             "{}",
             err(looped)
+        );
+    }
+
+    #[test]
+    fn snmp_users_take_every_algorithm_and_an_engine() {
+        use wire::snmp::{AuthProtocol as A, PrivProtocol as P};
+        let flag = |s: &str| SnmpUser::parse_flag(s).and_then(|u| u.usm());
+        let u = flag("u:SHA512:authpass1:aes256c:privpass1:0x8000000001020304").unwrap();
+        assert_eq!(u.auth.unwrap().0, A::HmacSha512);
+        assert_eq!(u.privacy.unwrap().0, P::Aes256CfbCisco);
+        assert_eq!(u.engine_id.unwrap(), [0x80, 0, 0, 0, 1, 2, 3, 4]);
+        let u = flag("u:sha224:authpass1:::80000000aa").unwrap();
+        assert_eq!(
+            (u.privacy, u.engine_id),
+            (None, Some(vec![0x80, 0, 0, 0, 0xaa]))
+        );
+        for (name, want) in [
+            ("md5", A::HmacMd5),
+            ("sha", A::HmacSha),
+            ("sha256", A::HmacSha256),
+            ("sha384", A::HmacSha384),
+        ] {
+            assert_eq!(
+                flag(&format!("u:{name}:authpass1"))
+                    .unwrap()
+                    .auth
+                    .unwrap()
+                    .0,
+                want
+            );
+        }
+        for (name, want) in [
+            ("des", P::Des),
+            ("aes", P::Aes128Cfb),
+            ("aes192", P::Aes192Cfb),
+            ("aes256", P::Aes256Cfb),
+            ("aes192c", P::Aes192CfbCisco),
+        ] {
+            let u = flag(&format!("u:sha:authpass1:{name}:privpass1")).unwrap();
+            assert_eq!(u.privacy.unwrap().0, want);
+        }
+        let e = flag("u:sha1:authpass1").unwrap_err();
+        assert!(
+            e.contains("md5, sha, sha224, sha256, sha384, sha512"),
+            "{e}"
+        );
+        assert!(flag("u:sha:authpass1:3des:privpass1")
+            .unwrap_err()
+            .contains("aes192c"));
+        assert!(flag("u:sha:authpass1:aes:privpass1:0x80zz")
+            .unwrap_err()
+            .contains("engine_id"));
+        assert!(flag("u:sha:authpass1:aes:privpass1:0x").is_err());
+        assert!(flag(&format!(
+            "u:sha:authpass1:aes:privpass1:{}",
+            "ab".repeat(33)
+        ))
+        .is_err());
+
+        let text = "[[decode.snmp_users]]\nname = \"a\"\nauth_protocol = \"sha256\"\n\
+                    auth_password = \"authpass1\"\npriv_protocol = \"aes256\"\npriv_password = \"privpass1\"\n\
+                    engine_id = \"0x8000000001020304\"\n\
+                    [[decode.snmp_users]]\nname = \"a\"\nauth_protocol = \"sha\"\nauth_password = \"authpass1\"\n";
+        let cfg = Config::parse("x.toml", text).unwrap();
+        let users = cfg.decode.options().snmp_users;
+        assert_eq!(users.len(), 2, "one user name, bound and unbound");
+        let bad = text.replace("0x8000000001020304", "nothex");
+        let e = err(&bad);
+        assert!(
+            e.starts_with("x.toml:1: key `decode.snmp_users[0]`: engine_id `nothex`"),
+            "{e}"
+        );
+        let e = err(&text.replace("\"aes256\"", "\"aes512\""));
+        assert!(e.starts_with("x.toml:5:") && e.contains("aes512"), "{e}");
+        let twice = format!("{text}engine_id = \"8000000001020304\"\n");
+        let e = err(&twice);
+        assert!(
+            e.contains("decode.snmp_users") && e.contains("defined twice"),
+            "{e}"
         );
     }
 

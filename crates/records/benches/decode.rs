@@ -111,6 +111,7 @@ fn generate(kind: GenKind, s: &Settings, n: usize) -> Vec<Vec<u8>> {
 
 fn priv_user() -> UsmUser {
     UsmUser {
+        engine_id: None,
         name: b"privuser".to_vec(),
         auth: Some((AuthProtocol::HmacSha, b"authpass123".to_vec())),
         privacy: Some((PrivProtocol::Aes128Cfb, b"privpass123".to_vec())),

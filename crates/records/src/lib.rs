@@ -163,8 +163,10 @@ pub struct Stats {
     /// Sets (or sFlow samples) that could not be read, in datagrams whose other parts decoded.
     pub sets_malformed: u64,
     /// SNMPv3 messages not decoded for want of keys: unknown user, no key for the level, failed
-    /// authentication or decryption (also counted in `malformed`).
+    /// authentication or decryption, or out of the time window (also counted in `malformed`).
     pub snmp_usm_failed: u64,
+    /// `snmp_usm_failed` by reason.
+    pub snmp_usm_errors: UsmErrors,
     /// SNMPv3 messages whose engine boots or time came as a negative INTEGER, read as unsigned (decoded).
     pub snmp_lenient_integers: u64,
     /// sFlow samples of an enterprise or format not read here (each printed as an `other` record).
@@ -175,6 +177,40 @@ pub struct Stats {
     pub mismatched: u64,
     /// `mismatched` per kind and the reason it did not fit.
     pub refused: RefusalCounts,
+}
+
+/// SNMPv3 messages refused by USM, per reason ([`wire::snmp::UsmReason`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UsmErrors {
+    /// No user of that name is configured.
+    pub unknown_user: u64,
+    /// The user is configured only for other engines.
+    pub unknown_engine: u64,
+    /// The user has no key for the message's security level.
+    pub no_key: u64,
+    /// The MAC length is not the configured protocol's: the sender uses another algorithm.
+    pub wrong_auth_protocol: u64,
+    /// The MAC does not match: another password (or tampering).
+    pub wrong_digest: u64,
+    /// Older than what the engine already sent (RFC 3414 3.2 step 7).
+    pub not_in_time_window: u64,
+    /// The salt or the decrypted PDU was not right: another privacy password or algorithm.
+    pub decryption_failed: u64,
+}
+
+impl UsmErrors {
+    fn count(&mut self, reason: wire::snmp::UsmReason) {
+        use wire::snmp::UsmReason as R;
+        *match reason {
+            R::UnknownUser => &mut self.unknown_user,
+            R::UnknownEngine => &mut self.unknown_engine,
+            R::NoKey => &mut self.no_key,
+            R::WrongAuthProtocol => &mut self.wrong_auth_protocol,
+            R::WrongDigest => &mut self.wrong_digest,
+            R::NotInTimeWindow => &mut self.not_in_time_window,
+            R::DecryptionFailed => &mut self.decryption_failed,
+        } += 1;
+    }
 }
 
 pub struct Decoder {
@@ -254,7 +290,10 @@ impl Decoder {
                 DecodeError::Malformed(_) => self.stats.malformed += 1,
                 DecodeError::Snmp(e) => {
                     self.stats.malformed += 1;
-                    self.stats.snmp_usm_failed += u64::from(e.is_usm());
+                    if let Some(reason) = e.usm_reason() {
+                        self.stats.snmp_usm_failed += 1;
+                        self.stats.snmp_usm_errors.count(reason);
+                    }
                 }
             }
         }
@@ -282,8 +321,11 @@ impl Decoder {
                 r.map_err(one)
             }
             Kind::Snmptrap => {
-                let lenient = snmp::message(d.payload, &mut self.usm, &mut |b| emit("snmptrap", b))
-                    .map_err(|e| vec![e.into()])?;
+                let received_secs = d.received_ns / 1_000_000_000;
+                let lenient = snmp::message(d.payload, &mut self.usm, received_secs, &mut |b| {
+                    emit("snmptrap", b)
+                })
+                .map_err(|e| vec![e.into()])?;
                 self.stats.snmp_lenient_integers += u64::from(lenient);
                 Ok(())
             }

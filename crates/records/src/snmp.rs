@@ -14,8 +14,11 @@ pub struct Trap {
     pub version: &'static str,
     /// `trap-v1`, `trap`, `inform`, or another PDU type (`get`, `response`, `report`...).
     pub pdu: &'static str,
+    /// Text when printable UTF-8, else hex with `community_hex: true` (the rule of octet-string bindings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub community: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub community_hex: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<i32>,
     /// snmpTrapOID.0, or for v1 the OID RFC 3584 §3.1 maps the generic/specific trap to.
@@ -44,7 +47,10 @@ pub struct V3 {
     pub msg_id: u32,
     /// `noAuthNoPriv`, `authNoPriv` or `authPriv`.
     pub security_level: &'static str,
+    /// Text when printable UTF-8, else hex with `user_hex: true`.
     pub user: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub user_hex: bool,
     /// Hex.
     pub engine_id: String,
     pub engine_boots: u32,
@@ -55,7 +61,10 @@ pub struct V3 {
     pub lenient_integers: bool,
     /// Hex.
     pub context_engine_id: String,
+    /// Text when printable UTF-8, else hex with `context_name_hex: true`.
     pub context_name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub context_name_hex: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,18 +79,21 @@ pub struct VarBind {
     pub hex: bool,
 }
 
-/// Decodes one message; `Ok(true)` when its SNMPv3 engine boots or time had to be read leniently.
+/// Decodes one message received at `received_secs` (which judges the SNMPv3 time window); `Ok(true)` when
+/// its engine boots or time had to be read leniently.
 pub fn message(
     p: &[u8],
     usm: &mut Usm,
+    received_secs: u64,
     out: &mut impl FnMut(Body),
 ) -> Result<bool, snmp::SnmpError> {
-    let m = snmp::parse(p, usm)?;
+    let m = snmp::parse_at(p, usm, received_secs)?;
     out(Body::Trap(trap(&m)));
     Ok(m.v3.as_ref().is_some_and(|h| h.lenient_integers))
 }
 
 fn trap(m: &Message) -> Trap {
+    let community = m.community.as_deref().map(text_or_hex);
     Trap {
         version: match m.version {
             Version::V1 => "1",
@@ -89,10 +101,8 @@ fn trap(m: &Message) -> Trap {
             Version::V3 => "3",
         },
         pdu: pdu_name(m.pdu.kind),
-        community: m
-            .community
-            .as_deref()
-            .map(|c| String::from_utf8_lossy(c).into_owned()),
+        community_hex: community.as_ref().is_some_and(|c| c.1),
+        community: community.map(|c| c.0),
         request_id: m.pdu.request_id,
         trap_oid: m.trap_oid().map(|o| o.to_string()),
         uptime: m.uptime(),
@@ -102,27 +112,35 @@ fn trap(m: &Message) -> Trap {
             generic_trap: t.generic_trap,
             specific_trap: t.specific_trap,
         }),
-        v3: m.v3.as_ref().map(|h| V3 {
-            msg_id: h.msg_id,
-            security_level: match h.level {
-                SecurityLevel::NoAuthNoPriv => "noAuthNoPriv",
-                SecurityLevel::AuthNoPriv => "authNoPriv",
-                SecurityLevel::AuthPriv => "authPriv",
-            },
-            user: String::from_utf8_lossy(&h.user).into_owned(),
-            engine_id: hex(&h.engine_id),
-            engine_boots: h.engine_boots,
-            engine_time: h.engine_time,
-            lenient_integers: h.lenient_integers,
-            context_engine_id: hex(&h.context_engine_id),
-            context_name: String::from_utf8_lossy(&h.context_name).into_owned(),
-        }),
+        v3: m.v3.as_ref().map(v3),
         varbinds: m
             .pdu
             .varbinds
             .iter()
             .map(|v| varbind(&v.oid.to_string(), &v.value))
             .collect(),
+    }
+}
+
+fn v3(h: &snmp::V3Header) -> V3 {
+    let (user, user_hex) = text_or_hex(&h.user);
+    let (context_name, context_name_hex) = text_or_hex(&h.context_name);
+    V3 {
+        msg_id: h.msg_id,
+        security_level: match h.level {
+            SecurityLevel::NoAuthNoPriv => "noAuthNoPriv",
+            SecurityLevel::AuthNoPriv => "authNoPriv",
+            SecurityLevel::AuthPriv => "authPriv",
+        },
+        user,
+        user_hex,
+        engine_id: hex(&h.engine_id),
+        engine_boots: h.engine_boots,
+        engine_time: h.engine_time,
+        lenient_integers: h.lenient_integers,
+        context_engine_id: hex(&h.context_engine_id),
+        context_name,
+        context_name_hex,
     }
 }
 
@@ -168,14 +186,20 @@ fn varbind(oid: &str, v: &Value) -> VarBind {
 }
 
 fn octets(b: &[u8]) -> (&'static str, serde_json::Value, bool) {
+    let (text, is_hex) = text_or_hex(b);
+    ("octet-string", text.into(), is_hex)
+}
+
+/// Printable UTF-8 (tab, CR and LF allowed) as text, anything else as hex (`true`): no byte is lost.
+fn text_or_hex(b: &[u8]) -> (String, bool) {
     match std::str::from_utf8(b) {
         Ok(s)
             if !s
                 .chars()
                 .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n')) =>
         {
-            ("octet-string", s.into(), false)
+            (s.to_owned(), false)
         }
-        _ => ("octet-string", hex(b).into(), true),
+        _ => (hex(b), true),
     }
 }

@@ -1,7 +1,7 @@
 //! Decoder tests on datagrams from the generator and on hand-made ones.
 
 use super::*;
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 use wire::classify::Refusal;
 
 const T0: u64 = 1_764_000_000_000_000_000;
@@ -299,18 +299,24 @@ const V3_AUTH_PRIV: &[u8] = include_bytes!("../../wire/tests/data/snmp/ap_sha_ae
 
 #[test]
 fn snmp_v3_auth_priv_decodes_with_the_user_and_is_an_error_without() {
-    use wire::snmp::{AuthProtocol, PrivProtocol, SnmpError, UsmUser};
+    use wire::snmp::{AuthProtocol, PrivProtocol, UsmReason, UsmUser};
     let mut dec = Decoder::new(Options::default()).unwrap();
     let (out, errors) = decode_all(&mut dec, Kind::Snmptrap, &[V3_AUTH_PRIV.to_vec()]);
     assert!(out.is_empty());
     assert!(
-        matches!(errors[0], DecodeError::Snmp(SnmpError::UnknownUser)),
+        matches!(&errors[0], DecodeError::Snmp(e) if e.usm_reason() == Some(UsmReason::UnknownUser)),
         "{errors:?}"
     );
     assert_eq!(dec.stats.malformed, 1);
 
+    assert_eq!(
+        errors[0].to_string(),
+        "snmp: unknown USM user (user \"privuser\", engine 0x8000000001020304)"
+    );
+    assert_eq!(dec.stats.snmp_usm_errors.unknown_user, 1);
     let user = UsmUser {
         name: b"privuser".to_vec(),
+        engine_id: None,
         auth: Some((AuthProtocol::HmacSha, b"authpass123".to_vec())),
         privacy: Some((PrivProtocol::Aes128Cfb, b"privpass123".to_vec())),
     };
@@ -484,6 +490,11 @@ fn ip_version_names_the_address_family() {
 
 /// An SNMPv3 noAuthNoPriv trap whose engine boots are `boots` as given (raw INTEGER contents).
 fn v3_trap(boots: &[u8]) -> Vec<u8> {
+    v3_trap_named(boots, b"nouser", b"")
+}
+
+/// A v3 noAuthNoPriv trap of `user` in context `context`.
+fn v3_trap_named(boots: &[u8], user: &[u8], context: &[u8]) -> Vec<u8> {
     use wire::snmp::ber::{tag, write};
     let mut m = Vec::new();
     write::nested(&mut m, tag::SEQUENCE, |o| {
@@ -503,7 +514,7 @@ fn v3_trap(boots: &[u8]) -> Vec<u8> {
             );
             write::tlv(u, tag::INTEGER, boots);
             write::integer(u, tag::INTEGER, 1000);
-            write::tlv(u, tag::OCTET_STRING, b"nouser");
+            write::tlv(u, tag::OCTET_STRING, user);
             write::tlv(u, tag::OCTET_STRING, b"");
             write::tlv(u, tag::OCTET_STRING, b"");
         });
@@ -514,7 +525,7 @@ fn v3_trap(boots: &[u8]) -> Vec<u8> {
                 tag::OCTET_STRING,
                 &[0x80, 0, 0x1f, 0x88, 0x80, 1, 2, 3, 4],
             );
-            write::tlv(s, tag::OCTET_STRING, b"");
+            write::tlv(s, tag::OCTET_STRING, context);
             write::nested(s, tag::TRAP_V2, |p| {
                 write::integer(p, tag::INTEGER, 1);
                 write::integer(p, tag::INTEGER, 0);
@@ -546,6 +557,62 @@ fn snmp_v3_engine_boots_without_the_leading_zero_decode_and_are_counted() {
         "only said when it happened"
     );
     assert_eq!(dec.stats.snmp_lenient_integers, 1);
+}
+
+/// A v1/v2c message: version, community, then a PDU of type `pdu` with no bindings.
+fn community_message(version: i64, community: &[u8], pdu: u8) -> Vec<u8> {
+    use wire::snmp::ber::{tag, write};
+    let mut m = Vec::new();
+    write::nested(&mut m, tag::SEQUENCE, |o| {
+        write::integer(o, tag::INTEGER, version);
+        write::tlv(o, tag::OCTET_STRING, community);
+        write::nested(o, pdu, |p| {
+            write::integer(p, tag::INTEGER, 42);
+            write::integer(p, tag::INTEGER, 0);
+            write::integer(p, tag::INTEGER, 0);
+            write::nested(p, tag::SEQUENCE, |_| {});
+        });
+    });
+    m
+}
+
+#[test]
+fn snmp_names_that_are_not_printable_utf8_are_hex() {
+    let mut dec = Decoder::new(Options::default()).unwrap();
+    let (out, errors) = decode_all(
+        &mut dec,
+        Kind::Snmptrap,
+        &[
+            v3_trap_named(&[1], b"\xffus\xe9r", b"ctx\x01"),
+            v3_trap_named(&[1], "us\u{e9}r".as_bytes(), b"ctx"),
+            community_message(1, b"pub\xfflic", 0xa7),
+            community_message(0, b"public", 0xa0),
+        ],
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        (&out[0]["user"], &out[0]["user_hex"]),
+        (&json!("ff7573e972"), &json!(true))
+    );
+    assert_eq!(
+        (&out[0]["context_name"], &out[0]["context_name_hex"]),
+        (&json!("63747801"), &json!(true))
+    );
+    assert_eq!(
+        (&out[1]["user"], &out[1]["context_name"]),
+        (&json!("us\u{e9}r"), &json!("ctx"))
+    );
+    assert!(out[1].get("user_hex").is_none() && out[1].get("context_name_hex").is_none());
+    assert_eq!(
+        (&out[2]["community"], &out[2]["community_hex"]),
+        (&json!("707562ff6c6963"), &json!(true))
+    );
+    assert_eq!(out[3]["community"], "public");
+    assert!(out[3].get("community_hex").is_none());
+    assert_eq!(
+        (&out[3]["record"], &out[3]["pdu"]),
+        (&json!("pdu"), &json!("get"))
+    );
 }
 
 #[test]
@@ -730,4 +797,48 @@ fn v9_scope_fields_are_named_by_scope_type_in_templates_and_options() {
     assert_eq!(f["staIPv4Address"], "192.0.2.30");
     assert_eq!(f["wlanSSID"], "guest");
     assert_eq!(f["ingressPhysicalInterface"], 13);
+}
+
+#[test]
+fn snmp_usm_failures_are_counted_by_reason() {
+    use wire::snmp::{AuthProtocol, PrivProtocol, UsmUser};
+    let user = |auth: &[u8], privacy: &[u8], engine: Option<Vec<u8>>| UsmUser {
+        name: b"privuser".to_vec(),
+        engine_id: engine,
+        auth: Some((AuthProtocol::HmacSha, auth.to_vec())),
+        privacy: Some((PrivProtocol::Aes128Cfb, privacy.to_vec())),
+    };
+    let cases = [
+        (user(b"authpass124", b"privpass123", None), "wrong_digest"),
+        (
+            user(b"authpass123", b"privpass124", None),
+            "decryption_failed",
+        ),
+        (
+            user(b"authpass123", b"privpass123", Some(vec![1; 8])),
+            "unknown_engine",
+        ),
+    ];
+    for (u, reason) in cases {
+        let mut dec = Decoder::new(Options {
+            snmp_users: vec![u],
+            ..Options::default()
+        })
+        .unwrap();
+        let (out, errors) = decode_all(&mut dec, Kind::Snmptrap, &[V3_AUTH_PRIV.to_vec()]);
+        assert!(out.is_empty() && errors.len() == 1, "{reason}");
+        let stats = serde_json::to_value(dec.stats).unwrap();
+        assert_eq!(stats["snmp_usm_failed"], 1, "{reason}");
+        assert_eq!(stats["malformed"], 1, "{reason}");
+        let by_reason = stats["snmp_usm_errors"].as_object().unwrap();
+        assert_eq!(by_reason.len(), 7);
+        for (k, v) in by_reason {
+            assert_eq!(v, &json!(u64::from(k == reason)), "{reason}: {k}");
+        }
+        let log = errors[0].to_string();
+        assert!(
+            log.contains("user \"privuser\", engine 0x8000000001020304"),
+            "{log}"
+        );
+    }
 }

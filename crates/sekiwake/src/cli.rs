@@ -45,7 +45,9 @@ pub struct RecordArgs {
     /// Also print NetFlow v9 / IPFIX templates (`record` = `template`).
     #[arg(long)]
     pub templates: bool,
-    /// SNMPv3 user (repeatable): NAME[:sha|md5:AUTHPASS[:aes:PRIVPASS]].
+    /// SNMPv3 user (repeatable): NAME[:AUTH:AUTHPASS[:PRIV:PRIVPASS[:ENGINEID]]]; AUTH md5, sha, sha224,
+    /// sha256, sha384, sha512; PRIV des, aes, aes192, aes256, aes192c, aes256c; ENGINEID in hex binds the
+    /// user to that engine (empty fields are absent: NAME:sha:AUTHPASS:::ENGINEID).
     #[arg(long = "snmp-user", value_parser = SnmpUser::parse_flag)]
     pub snmp_users: Vec<SnmpUser>,
 }

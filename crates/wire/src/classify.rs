@@ -345,7 +345,8 @@ fn sflow(p: &[u8]) -> Result<Class, Refusal> {
         .ok_or(Refusal::ShortHeader)
 }
 
-/// An SNMP message whose PDU is a trap or inform (v1, v2c), or any v3 message (its PDU may be encrypted).
+/// An SNMP message: v1 or v2c with any PDU (the InformRequest flagged), or any v3 message (its PDU may be
+/// encrypted).
 /// Only the headers on the way to the PDU tag are read, not the whole message: enough to name the kind.
 fn snmp(p: &[u8]) -> Result<Class, Refusal> {
     let msg = ber::peek(p, 0).ok_or(Refusal::NotSnmp)?;
@@ -535,9 +536,16 @@ mod tests {
         v1[4] = 0;
         v1[13] = 0xa4;
         assert_eq!(kind_of(Family::Snmptrap, &v1), Some((Kind::Snmptrap, 0)));
-        let mut get = v2;
-        get[13] = 0xa0;
-        assert_eq!(reason(Family::Snmptrap, &get), Refusal::NotNotification);
+        for pdu in [0xa0, 0xa1, 0xa2, 0xa3, 0xa5, 0xa8] {
+            let mut other = v2;
+            other[13] = pdu;
+            assert_eq!(reason(Family::Snmptrap, &other), Refusal::NotNotification);
+            other[4] = 0;
+            assert_eq!(reason(Family::Snmptrap, &other), Refusal::NotNotification);
+        }
+        let mut v2_version = v2;
+        v2_version[4] = 2;
+        assert_eq!(reason(Family::Snmptrap, &v2_version), Refusal::NotSnmp);
         let v3 = [0x30, 0x03, 0x02, 0x01, 0x03];
         assert_eq!(kind_of(Family::Snmptrap, &v3), Some((Kind::Snmptrap, 3)));
         assert_eq!(

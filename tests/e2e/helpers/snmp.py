@@ -68,16 +68,17 @@ class Snmptrapd(Daemon):
 
 def snmptrap(port, version, varbinds, trap_oid="1.3.6.1.6.3.1.1.5.3", community="public", host="127.0.0.1",
              clientaddr=None, enterprise="1.3.6.1.4.1.8072.2.3", agent="127.0.0.9", generic=6, specific=17,
-             inform=False, transport="udp", timeout=10, usm=None, extra=()):
+             inform=False, transport="udp", timeout=10, usm=None, extra=(), engine=None):
     """Send one trap with net-snmp's snmptrap (or snmpinform).  varbinds: [(oid, type, value), ...].
     version: "1", "2c" or "3" (by default authPriv with the shared user and engine id; usm=(user, auth,
     authpass, priv, privpass) picks another user, with auth/priv None for noAuthNoPriv/authNoPriv).  extra: more
-    options (e.g. v3 `-n CONTEXT -E CONTEXT_ENGINE_ID`)."""
+    options (e.g. v3 `-n CONTEXT -E CONTEXT_ENGINE_ID`).  engine: the v3 authoritative engine id (`-e`), by default
+    the shared one."""
     prog = "snmpinform" if inform else "snmptrap"
     argv = [prog, "-v", version]
     if version == "3":
         user, auth, authpass, priv, privpass = usm or (SNMP_USER, *SNMP_AUTH, *SNMP_PRIV)
-        argv += ["-e", SNMP_ENGINE_ID, "-u", user]
+        argv += ["-e", engine or SNMP_ENGINE_ID, "-u", user]
         if auth:
             argv += ["-a", auth, "-A", authpass]
         if priv:

@@ -1,5 +1,5 @@
 //! SNMP messages as a notification receiver sees them: v1 (RFC 1157), v2c (RFC 1901, RFC 3416) and v3 with
-//! the User-based Security Model (RFC 3412, RFC 3414, RFC 3826).
+//! the User-based Security Model (RFC 3412, RFC 3414, RFC 3826, RFC 7860).
 //!
 //! [`parse`] decodes one datagram into a [`Message`]. Every PDU type decodes; traps and informs are what the
 //! conveniences [`Message::trap_oid`] and [`Message::uptime`] are for. A v3 message without authentication is
@@ -23,8 +23,8 @@ use crate::error::WireError;
 pub use oid::{Oid, OidParseError, MAX_ARCS};
 pub use pdu::{Pdu, PduKind, V1Trap, Value, VarBind, MAX_VARBINDS};
 pub use usm::{
-    AuthProtocol, PrivProtocol, Usm, UsmError, UsmUser, MAX_ENGINES_PER_USER, MAX_USER_NAME_LEN,
-    MIN_PASSWORD_LEN,
+    AuthProtocol, PrivProtocol, Usm, UsmError, UsmFailure, UsmReason, UsmUser, MAX_CLOCKS,
+    MAX_ENGINES_PER_USER, MAX_ENGINE_ID_LEN, MAX_USER_NAME_LEN, MIN_PASSWORD_LEN,
 };
 pub use v3::{SecurityLevel, V3Header};
 
@@ -38,7 +38,7 @@ const SNMP_TRAPS: [u32; 9] = [1, 3, 6, 1, 6, 3, 1, 1, 5];
 const ENTERPRISE_SPECIFIC: i64 = 6;
 
 /// Why a datagram was not decoded. All but `Malformed` are worth a counter of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnmpError {
     #[error(transparent)]
     Malformed(#[from] WireError),
@@ -46,27 +46,23 @@ pub enum SnmpError {
     UnsupportedVersion(i64),
     #[error("snmp: unsupported security model {0}")]
     UnsupportedSecurityModel(u32),
-    /// usmStatsUnknownUserNames: an authenticated message from a user not configured.
-    #[error("snmp: unknown USM user")]
-    UnknownUser,
-    /// usmStatsUnsupportedSecLevels: the user has no key for the message's security level.
-    #[error("snmp: no key for the message's security level")]
-    NoKey,
-    /// usmStatsWrongDigests: the MAC does not match (tampering, or a different password).
-    #[error("snmp: authentication failed")]
-    AuthFailed,
-    /// usmStatsDecryptionErrors: a salt of the wrong size, or plaintext that is no scoped PDU.
-    #[error("snmp: decryption failed")]
-    DecryptionFailed,
+    /// A well-formed v3 message that could not be read for want of the right keys, or out of its time
+    /// window; names the user and the engine.
+    #[error("{0}")]
+    Usm(UsmFailure),
 }
 
 impl SnmpError {
-    /// A well-formed v3 message that could not be read for want of the right keys.
+    /// A well-formed v3 message that could not be read for want of the right keys (or out of its window).
     pub fn is_usm(&self) -> bool {
-        matches!(
-            self,
-            Self::UnknownUser | Self::NoKey | Self::AuthFailed | Self::DecryptionFailed
-        )
+        self.usm_reason().is_some()
+    }
+
+    pub fn usm_reason(&self) -> Option<UsmReason> {
+        match self {
+            Self::Usm(f) => Some(f.reason),
+            _ => None,
+        }
     }
 }
 
@@ -87,8 +83,19 @@ pub struct Message {
 }
 
 /// Decodes the SNMP message that makes up datagram `p`; `usm` holds the v3 users (an empty one will do for
-/// v1, v2c and unauthenticated v3).
+/// v1, v2c and unauthenticated v3). Without a receive time, the time window of authenticated messages is
+/// judged from the engines' boots and times alone (see [`parse_at`]).
 pub fn parse(p: &[u8], usm: &mut Usm) -> Result<Message, SnmpError> {
+    parse_received(p, usm, None)
+}
+
+/// [`parse`] for a datagram received at `received_secs` (seconds since any fixed origin, e.g. the capture
+/// time): an engine's time is then estimated as its latest time plus what elapsed since (RFC 3414 3.2 7b).
+pub fn parse_at(p: &[u8], usm: &mut Usm, received_secs: u64) -> Result<Message, SnmpError> {
+    parse_received(p, usm, Some(received_secs))
+}
+
+fn parse_received(p: &[u8], usm: &mut Usm, received: Option<u64>) -> Result<Message, SnmpError> {
     let mut top = Reader::new(p, 0);
     let msg = top.expect(tag::SEQUENCE, "snmp: message not a SEQUENCE")?;
     top.finish("snmp: bytes after the message")?;
@@ -97,7 +104,7 @@ pub fn parse(p: &[u8], usm: &mut Usm) -> Result<Message, SnmpError> {
     match version {
         0 => community(Version::V1, &mut r),
         1 => community(Version::V2c, &mut r),
-        3 => v3_message(&mut r, p, usm),
+        3 => v3_message(&mut r, p, usm, received),
         v => Err(SnmpError::UnsupportedVersion(v)),
     }
 }
@@ -114,8 +121,13 @@ fn community(version: Version, r: &mut Reader) -> Result<Message, SnmpError> {
     })
 }
 
-fn v3_message(r: &mut Reader, p: &[u8], usm: &mut Usm) -> Result<Message, SnmpError> {
-    let (header, pdu) = v3::decode(r, p, usm)?;
+fn v3_message(
+    r: &mut Reader,
+    p: &[u8],
+    usm: &mut Usm,
+    received: Option<u64>,
+) -> Result<Message, SnmpError> {
+    let (header, pdu) = v3::decode(r, p, usm, received)?;
     Ok(Message {
         version: Version::V3,
         community: None,

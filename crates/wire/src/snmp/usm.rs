@@ -1,34 +1,43 @@
 //! The User-based Security Model (RFC 3414) as a notification receiver needs it: HMAC-MD5-96 and HMAC-SHA-96
-//! authentication, AES-128-CFB privacy (RFC 3826). Passwords become keys once, at [`Usm::new`] (the 1 MiB
-//! expansion of RFC 3414 A.2); the keys localised to each engine ID are cached, up to
-//! [`MAX_ENGINES_PER_USER`] per user.
+//! (RFC 3414), HMAC-SHA-2 (RFC 7860) authentication; DES-CBC (RFC 3414 8), AES-128-CFB (RFC 3826) and
+//! AES-192/256-CFB privacy, with either key extension Net-SNMP offers for keys longer than the hash
+//! (draft-blumenthal-aes-usm-04 3.1.2.1, and the one of draft-reeder-snmpv3-usm-3desede that Cisco uses for
+//! AES). Passwords become keys once, at [`Usm::new`] (the 1 MiB expansion of RFC 3414 A.2); the keys localised
+//! to each engine ID are cached, up to [`MAX_ENGINES_PER_USER`] per user.
 //!
-//! Not done: DES privacy, the SHA-2 protocols of RFC 7860, and the timeliness window (engine boots and time
-//! are decoded but not compared with a notion of the sender's clock, so replays are not detected).
+//! A user may be bound to one authoritative engine (Net-SNMP's `createUser -e`); such an entry wins over an
+//! unbound one of the same name. Timeliness (RFC 3414 3.2 step 7) is checked per engine as snmptrapd checks
+//! it: the latest authenticated boots/time of each engine is kept (up to [`MAX_CLOCKS`] engines) and messages
+//! older than it by more than the window are refused.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+use aes::cipher::{AsyncStreamCipher, BlockDecryptMut, KeyIvInit};
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha1::{Digest, Sha1};
-
-use super::SnmpError;
+use sha2::{Sha224, Sha256, Sha384, Sha512};
 
 /// Engine IDs whose localised keys are kept per user; when full, an arbitrary one is dropped.
 pub const MAX_ENGINES_PER_USER: usize = 1024;
+/// Engines whose latest boots/time are kept for the time window; when full, an arbitrary one is dropped.
+pub const MAX_CLOCKS: usize = 4096;
 /// net-snmp refuses shorter passwords; RFC 3414 11.2 recommends at least eight characters.
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// SnmpAdminString (SIZE(1..32)) for user names.
 pub const MAX_USER_NAME_LEN: usize = 32;
+/// SnmpEngineID is at most 32 bytes (RFC 3411).
+pub const MAX_ENGINE_ID_LEN: usize = 32;
 /// RFC 3414 A.2: the password is repeated over one megabyte before hashing.
 const EXPANSION: usize = 1 << 20;
-/// HMAC-96: the first 12 bytes of the MAC are sent.
-const MAC_LEN: usize = 12;
-/// RFC 3826: msgPrivacyParameters is the 64-bit salt.
+/// RFC 3414 2.2.3: a message whose time lags the engine's by more than this is outside the window.
+const TIME_WINDOW_SECS: u64 = 150;
+/// RFC 3414 2.2.2: an engine whose boots reached this value must be re-keyed; nothing from it is timely.
+const MAX_BOOTS: u32 = 2_147_483_647;
+/// RFC 3414 8.1.1.1 and RFC 3826 3.1.2.1: msgPrivacyParameters is the 64-bit salt.
 const SALT_LEN: usize = 8;
-const AES128_KEY_LEN: usize = 16;
+const DES_KEY_LEN: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthProtocol {
@@ -36,18 +45,47 @@ pub enum AuthProtocol {
     HmacMd5,
     /// usmHMACSHAAuthProtocol (RFC 3414 7).
     HmacSha,
+    /// usmHMAC128SHA224AuthProtocol (RFC 7860).
+    HmacSha224,
+    /// usmHMAC192SHA256AuthProtocol (RFC 7860).
+    HmacSha256,
+    /// usmHMAC256SHA384AuthProtocol (RFC 7860).
+    HmacSha384,
+    /// usmHMAC384SHA512AuthProtocol (RFC 7860).
+    HmacSha512,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrivProtocol {
+    /// usmDESPrivProtocol (RFC 3414 8): DES-CBC.
+    Des,
     /// usmAesCfb128Protocol (RFC 3826).
     Aes128Cfb,
+    /// AES-192-CFB, key extended as in draft-blumenthal-aes-usm-04 (Net-SNMP `AES-192`).
+    Aes192Cfb,
+    /// AES-256-CFB, key extended as in draft-blumenthal-aes-usm-04 (Net-SNMP `AES-256`).
+    Aes256Cfb,
+    /// AES-192-CFB, key extended as in draft-reeder-snmpv3-usm-3desede (Cisco; Net-SNMP `AES-192-C`).
+    Aes192CfbCisco,
+    /// AES-256-CFB, key extended as in draft-reeder-snmpv3-usm-3desede (Cisco; Net-SNMP `AES-256-C`).
+    Aes256CfbCisco,
 }
 
-/// A configured user: its name and the passwords of the protocols it uses.
+/// How a localised key shorter than the cipher needs is lengthened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extension {
+    /// Kul || H(Kul) || H(Kul || H(Kul)) ...: each step hashes all the key so far.
+    Blumenthal,
+    /// Kul || localise(password_to_key(Kul)) ...: each step treats all the key so far as a password.
+    Reeder,
+}
+
+/// A configured user: its name, the engine it is bound to if any, and the passwords of its protocols.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UsmUser {
     pub name: Vec<u8>,
+    /// The only authoritative engine these passwords apply to; `None` for every engine.
+    pub engine_id: Option<Vec<u8>>,
     pub auth: Option<(AuthProtocol, Vec<u8>)>,
     pub privacy: Option<(PrivProtocol, Vec<u8>)>,
 }
@@ -57,6 +95,7 @@ impl std::fmt::Debug for UsmUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UsmUser")
             .field("name", &String::from_utf8_lossy(&self.name))
+            .field("engine_id", &self.engine_id.as_deref().map(hex))
             .field("auth", &self.auth.as_ref().map(|a| a.0))
             .field("privacy", &self.privacy.as_ref().map(|p| p.0))
             .finish()
@@ -70,16 +109,99 @@ pub enum UsmError {
     ShortPassword(String),
     #[error("USM user `{0}`: privacy needs authentication")]
     PrivacyWithoutAuth(String),
-    #[error("USM user `{0}` is defined twice")]
+    #[error("USM user `{0}` is defined twice (for the same engine, or for every engine)")]
     DuplicateUser(String),
     #[error("USM user name `{0}` is empty or longer than 32 bytes")]
     BadName(String),
+    #[error("USM user `{0}`: engine ID must be 1 to 32 bytes")]
+    BadEngineId(String),
 }
 
-/// The configured users and their keys.
+/// Why an authenticated message could not be read (the usmStats counters of RFC 3414 name most of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsmReason {
+    /// usmStatsUnknownUserNames: no user of that name is configured.
+    UnknownUser,
+    /// The user is configured, but only for other engines.
+    UnknownEngine,
+    /// usmStatsUnsupportedSecLevels: the user has no key for the message's security level.
+    NoKey,
+    /// msgAuthenticationParameters are not as long as the user's protocol makes them: the sender uses another
+    /// authentication protocol.
+    WrongAuthProtocol,
+    /// usmStatsWrongDigests: the MAC does not match (a different password, or tampering).
+    WrongDigest,
+    /// usmStatsNotInTimeWindows: older than what the engine already sent (a replay, or a clock set back).
+    NotInTimeWindow,
+    /// usmStatsDecryptionErrors: a salt of the wrong size, or plaintext that is no scoped PDU.
+    DecryptionFailed,
+}
+
+impl UsmReason {
+    /// A short name, as counters spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::UnknownEngine => "unknown_engine",
+            Self::NoKey => "no_key",
+            Self::WrongAuthProtocol => "wrong_auth_protocol",
+            Self::WrongDigest => "wrong_digest",
+            Self::NotInTimeWindow => "not_in_time_window",
+            Self::DecryptionFailed => "decryption_failed",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown USM user",
+            Self::UnknownEngine => "USM user not configured for this engine",
+            Self::NoKey => "no key for the message's security level",
+            Self::WrongAuthProtocol => {
+                "unsupported authentication: the MAC is not as long as the user's protocol makes it \
+                 (the sender uses another algorithm)"
+            }
+            Self::WrongDigest => "authentication failed (wrong password or algorithm)",
+            Self::NotInTimeWindow => "not in time window (older than what this engine sent before)",
+            Self::DecryptionFailed => "decryption failed (wrong privacy password or algorithm)",
+        }
+    }
+}
+
+/// A USM failure with the user and engine it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsmFailure {
+    pub reason: UsmReason,
+    pub user: Vec<u8>,
+    pub engine_id: Vec<u8>,
+}
+
+impl std::fmt::Display for UsmFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "snmp: {} (user ", self.reason.describe())?;
+        match std::str::from_utf8(&self.user) {
+            Ok(s) if !s.chars().any(char::is_control) => write!(f, "\"{}\"", s.escape_debug())?,
+            _ => write!(f, "0x{}", hex(&self.user))?,
+        }
+        write!(f, ", engine 0x{})", hex(&self.engine_id))
+    }
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The configured users, their keys, and the latest time of each engine.
 #[derive(Debug, Default)]
 pub struct Usm {
-    users: HashMap<Vec<u8>, User>,
+    users: HashMap<Vec<u8>, Entries>,
+    clocks: HashMap<Vec<u8>, Clock>,
+}
+
+/// The entries of one user name: one for every engine, and one per engine it is bound to.
+#[derive(Debug, Default)]
+struct Entries {
+    any_engine: Option<User>,
+    per_engine: HashMap<Vec<u8>, User>,
 }
 
 /// A user's un-localised keys (Ku) and the keys localised per engine ID (Kul).
@@ -90,35 +212,104 @@ struct User {
     localised: HashMap<Vec<u8>, LocalKeys>,
 }
 
-/// Keys localised to one authoritative engine.
+/// Keys localised to one authoritative engine; the privacy key has the cipher's length (for DES, key and
+/// pre-IV).
 #[derive(Debug, Clone)]
 pub(crate) struct LocalKeys {
     auth: Option<(AuthProtocol, Vec<u8>)>,
     privacy: Option<(PrivProtocol, Vec<u8>)>,
 }
 
+/// The latest authenticated boots and time of one engine, and the receive time (seconds) they came at.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    boots: u32,
+    time: u32,
+    received: Option<u64>,
+}
+
 impl Usm {
     pub fn new(users: Vec<UsmUser>) -> Result<Self, UsmError> {
-        let mut map = HashMap::with_capacity(users.len());
+        let mut map: HashMap<Vec<u8>, Entries> = HashMap::with_capacity(users.len());
         for u in users {
             let name = String::from_utf8_lossy(&u.name).into_owned();
             let user = User::new(&u, &name)?;
-            if map.insert(u.name, user).is_some() {
+            let entries = map.entry(u.name).or_default();
+            let taken = match u.engine_id {
+                None => entries.any_engine.replace(user).is_some(),
+                Some(e) => entries.per_engine.insert(e, user).is_some(),
+            };
+            if taken {
                 return Err(UsmError::DuplicateUser(name));
             }
         }
-        Ok(Self { users: map })
+        Ok(Self {
+            users: map,
+            clocks: HashMap::new(),
+        })
     }
 
-    /// The keys of `user` localised to `engine_id`, computed on first use.
-    pub(crate) fn keys(&mut self, user: &[u8], engine_id: &[u8]) -> Result<&LocalKeys, SnmpError> {
-        let u = self.users.get_mut(user).ok_or(SnmpError::UnknownUser)?;
+    /// The keys of `user` localised to `engine_id`, computed on first use: the entry bound to that engine,
+    /// else the one for every engine.
+    pub(crate) fn keys(&mut self, user: &[u8], engine_id: &[u8]) -> Result<&LocalKeys, UsmReason> {
+        let entries = self.users.get_mut(user).ok_or(UsmReason::UnknownUser)?;
+        let u = match entries.per_engine.get_mut(engine_id) {
+            Some(bound) => bound,
+            None => entries
+                .any_engine
+                .as_mut()
+                .ok_or(UsmReason::UnknownEngine)?,
+        };
         if !u.localised.contains_key(engine_id) {
             let keys = u.localise(engine_id);
-            evict_one_if_full(&mut u.localised);
+            evict_one_if_full(&mut u.localised, MAX_ENGINES_PER_USER);
             u.localised.insert(engine_id.to_vec(), keys);
         }
-        u.localised.get(engine_id).ok_or(SnmpError::UnknownUser)
+        u.localised.get(engine_id).ok_or(UsmReason::UnknownUser)
+    }
+
+    /// RFC 3414 3.2 step 7b, for an authenticated message of `engine_id` received at `received` (seconds), as
+    /// snmptrapd applies it: refused when the engine's boots are at their maximum, when the message's boots are
+    /// older than the latest seen, or when with the same boots its time is older than the latest seen and lags
+    /// the engine's estimated time (the latest time plus what elapsed since, when receive times are known) by
+    /// more than 150 s. A message at least as new as the latest is never refused, so an engine whose clock runs
+    /// slower than the receiver's is not cut off; a newer one becomes the latest.
+    pub(crate) fn timely(
+        &mut self,
+        engine_id: &[u8],
+        boots: u32,
+        time: u32,
+        received: Option<u64>,
+    ) -> Result<(), UsmReason> {
+        let now = Clock {
+            boots,
+            time,
+            received,
+        };
+        let Some(latest) = self.clocks.get_mut(engine_id) else {
+            if boots == MAX_BOOTS {
+                return Err(UsmReason::NotInTimeWindow);
+            }
+            evict_one_if_full(&mut self.clocks, MAX_CLOCKS);
+            self.clocks.insert(engine_id.to_vec(), now);
+            return Ok(());
+        };
+        if latest.boots == MAX_BOOTS || boots < latest.boots {
+            return Err(UsmReason::NotInTimeWindow);
+        }
+        if boots > latest.boots || time >= latest.time {
+            *latest = now;
+            return Ok(());
+        }
+        let elapsed = match (latest.received, received) {
+            (Some(then), Some(now)) => now.saturating_sub(then),
+            _ => 0,
+        };
+        let estimated = u64::from(latest.time) + elapsed;
+        match u64::from(time) + TIME_WINDOW_SECS < estimated {
+            true => Err(UsmReason::NotInTimeWindow),
+            false => Ok(()),
+        }
     }
 }
 
@@ -127,6 +318,12 @@ fn check(u: &UsmUser) -> Result<(), fn(String) -> UsmError> {
     let short = |pw: &Vec<u8>| pw.len() < MIN_PASSWORD_LEN;
     if u.name.is_empty() || u.name.len() > MAX_USER_NAME_LEN {
         return Err(UsmError::BadName);
+    }
+    if u.engine_id
+        .as_ref()
+        .is_some_and(|e| !(1..=MAX_ENGINE_ID_LEN).contains(&e.len()))
+    {
+        return Err(UsmError::BadEngineId);
     }
     if u.auth.as_ref().is_some_and(|a| short(&a.1))
         || u.privacy.as_ref().is_some_and(|p| short(&p.1))
@@ -139,8 +336,8 @@ fn check(u: &UsmUser) -> Result<(), fn(String) -> UsmError> {
     }
 }
 
-fn evict_one_if_full(cache: &mut HashMap<Vec<u8>, LocalKeys>) {
-    if cache.len() >= MAX_ENGINES_PER_USER {
+fn evict_one_if_full<V>(cache: &mut HashMap<Vec<u8>, V>, max: usize) {
+    if cache.len() >= max {
         if let Some(victim) = cache.keys().next().cloned() {
             cache.remove(&victim);
         }
@@ -176,7 +373,7 @@ impl User {
             privacy: self
                 .privacy
                 .as_ref()
-                .map(|(p, k)| (*p, proto.localise(k, engine_id))),
+                .map(|(p, ku)| (*p, p.localise(*proto, ku, engine_id))),
         }
     }
 }
@@ -187,23 +384,88 @@ impl AuthProtocol {
         match self {
             Self::HmacMd5 => expand::<Md5>(password),
             Self::HmacSha => expand::<Sha1>(password),
+            Self::HmacSha224 => expand::<Sha224>(password),
+            Self::HmacSha256 => expand::<Sha256>(password),
+            Self::HmacSha384 => expand::<Sha384>(password),
+            Self::HmacSha512 => expand::<Sha512>(password),
         }
     }
 
     /// RFC 3414 2.6: Kul = H(Ku || engine ID || Ku).
     pub fn localise(self, ku: &[u8], engine_id: &[u8]) -> Vec<u8> {
+        self.hash(&[ku, engine_id, ku])
+    }
+
+    /// The length of msgAuthenticationParameters: 12 for HMAC-96 (RFC 3414), 16 to 48 bytes for the SHA-2
+    /// protocols (RFC 7860 4.2.1).
+    pub fn mac_len(self) -> usize {
         match self {
-            Self::HmacMd5 => localise::<Md5>(ku, engine_id),
-            Self::HmacSha => localise::<Sha1>(ku, engine_id),
+            Self::HmacMd5 | Self::HmacSha => 12,
+            Self::HmacSha224 => 16,
+            Self::HmacSha256 => 24,
+            Self::HmacSha384 => 32,
+            Self::HmacSha512 => 48,
         }
     }
 
-    /// Whether `mac` is the first 12 bytes of HMAC(key, msg); compared in constant time.
-    fn verify(self, key: &[u8], msg: &[u8], mac: &[u8]) -> bool {
+    /// H(parts concatenated).
+    fn hash(self, parts: &[&[u8]]) -> Vec<u8> {
         match self {
-            Self::HmacMd5 => hmac_matches::<Hmac<Md5>>(key, msg, mac),
-            Self::HmacSha => hmac_matches::<Hmac<Sha1>>(key, msg, mac),
+            Self::HmacMd5 => digest::<Md5>(parts),
+            Self::HmacSha => digest::<Sha1>(parts),
+            Self::HmacSha224 => digest::<Sha224>(parts),
+            Self::HmacSha256 => digest::<Sha256>(parts),
+            Self::HmacSha384 => digest::<Sha384>(parts),
+            Self::HmacSha512 => digest::<Sha512>(parts),
         }
+    }
+
+    /// Whether `mac` is the first [`Self::mac_len`] bytes of HMAC(key, msg); compared in constant time.
+    fn verify(self, key: &[u8], msg: &[u8], mac: &[u8]) -> bool {
+        mac.len() == self.mac_len()
+            && match self {
+                Self::HmacMd5 => hmac_matches::<Hmac<Md5>>(key, msg, mac),
+                Self::HmacSha => hmac_matches::<Hmac<Sha1>>(key, msg, mac),
+                Self::HmacSha224 => hmac_matches::<Hmac<Sha224>>(key, msg, mac),
+                Self::HmacSha256 => hmac_matches::<Hmac<Sha256>>(key, msg, mac),
+                Self::HmacSha384 => hmac_matches::<Hmac<Sha384>>(key, msg, mac),
+                Self::HmacSha512 => hmac_matches::<Hmac<Sha512>>(key, msg, mac),
+            }
+    }
+}
+
+impl PrivProtocol {
+    /// The key material the cipher takes: DES a key and a pre-IV of 8 bytes each (RFC 3414 8.1.1.1).
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::Des | Self::Aes128Cfb => 16,
+            Self::Aes192Cfb | Self::Aes192CfbCisco => 24,
+            Self::Aes256Cfb | Self::Aes256CfbCisco => 32,
+        }
+    }
+
+    fn extension(self) -> Extension {
+        match self {
+            Self::Aes192CfbCisco | Self::Aes256CfbCisco => Extension::Reeder,
+            _ => Extension::Blumenthal,
+        }
+    }
+
+    /// The privacy key for `engine_id`: Ku localised with the authentication hash, extended when the hash is
+    /// shorter than the cipher needs, then cut to [`Self::key_len`].
+    pub fn localise(self, auth: AuthProtocol, ku: &[u8], engine_id: &[u8]) -> Vec<u8> {
+        let need = self.key_len();
+        let mut key = auth.localise(ku, engine_id);
+        while key.len() < need {
+            let more = match self.extension() {
+                Extension::Blumenthal => auth.hash(&[&key]),
+                Extension::Reeder => auth.localise(&auth.password_to_key(&key), engine_id),
+            };
+            let take = more.len().min(need - key.len());
+            key.extend_from_slice(&more[..take]);
+        }
+        key.truncate(need);
+        key
     }
 }
 
@@ -218,13 +480,10 @@ fn expand<D: Digest>(password: &[u8]) -> Vec<u8> {
     d.finalize().to_vec()
 }
 
-fn localise<D: Digest>(ku: &[u8], engine_id: &[u8]) -> Vec<u8> {
-    D::new()
-        .chain_update(ku)
-        .chain_update(engine_id)
-        .chain_update(ku)
-        .finalize()
-        .to_vec()
+fn digest<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+    let mut d = D::new();
+    parts.iter().for_each(|p| d.update(p));
+    d.finalize().to_vec()
 }
 
 fn hmac_matches<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8], mac: &[u8]) -> bool {
@@ -232,46 +491,79 @@ fn hmac_matches<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8], mac: &[u
         return false;
     };
     m.update(msg);
-    mac.len() == MAC_LEN && m.verify_truncated_left(mac).is_ok()
+    m.verify_truncated_left(mac).is_ok()
 }
 
 impl LocalKeys {
     /// Fails with `NoKey` unless the user has the keys a message of this level needs.
-    pub(crate) fn require(&self, privacy: bool) -> Result<(), SnmpError> {
+    pub(crate) fn require(&self, privacy: bool) -> Result<(), UsmReason> {
         match (&self.auth, &self.privacy, privacy) {
-            (None, _, _) | (_, None, true) => Err(SnmpError::NoKey),
+            (None, _, _) | (_, None, true) => Err(UsmReason::NoKey),
             _ => Ok(()),
         }
     }
 
-    /// RFC 3414 6.3.2 / 7.3.2: `mac` locates msgAuthenticationParameters in `msg`, which must be the 12
-    /// bytes of HMAC-96 over `msg` with those bytes zeroed.
-    pub(crate) fn authenticate(&self, msg: &[u8], mac: Range<usize>) -> Result<(), SnmpError> {
-        let (proto, key) = self.auth.as_ref().ok_or(SnmpError::NoKey)?;
+    /// RFC 3414 6.3.2 / 7.3.2, RFC 7860 4.2.2: `mac` locates msgAuthenticationParameters in `msg`, which
+    /// must be the truncated HMAC over `msg` with those bytes zeroed.
+    pub(crate) fn authenticate(&self, msg: &[u8], mac: Range<usize>) -> Result<(), UsmReason> {
+        let (proto, key) = self.auth.as_ref().ok_or(UsmReason::NoKey)?;
+        if mac.len() != proto.mac_len() {
+            return Err(UsmReason::WrongAuthProtocol);
+        }
         let mut zeroed = msg.to_vec();
-        let field = zeroed.get_mut(mac).ok_or(SnmpError::AuthFailed)?;
-        let sent: [u8; MAC_LEN] = field.try_into().map_err(|_| SnmpError::AuthFailed)?;
+        let field = zeroed.get_mut(mac).ok_or(UsmReason::WrongDigest)?;
+        let sent = field.to_vec();
         field.fill(0);
         match proto.verify(key, &zeroed, &sent) {
             true => Ok(()),
-            false => Err(SnmpError::AuthFailed),
+            false => Err(UsmReason::WrongDigest),
         }
     }
 
-    /// RFC 3826 3.1.4: AES-128 in CFB-128 mode, IV = engine boots || engine time || salt.
-    pub(crate) fn decrypt(&self, iv: Iv, salt: &[u8], data: &[u8]) -> Result<Vec<u8>, SnmpError> {
-        let Some((PrivProtocol::Aes128Cfb, key)) = &self.privacy else {
-            return Err(SnmpError::NoKey);
-        };
-        let salt: [u8; SALT_LEN] = salt.try_into().map_err(|_| SnmpError::DecryptionFailed)?;
-        let iv = iv.with_salt(salt);
-        let key = key.get(..AES128_KEY_LEN).ok_or(SnmpError::NoKey)?;
-        let cfb = cfb_mode::Decryptor::<aes::Aes128>::new_from_slices(key, &iv)
-            .map_err(|_| SnmpError::NoKey)?;
+    /// Decrypts the encryptedPDU: DES-CBC with IV = pre-IV XOR salt (RFC 3414 8.1.1.1), or AES-CFB-128 with
+    /// IV = engine boots || engine time || salt (RFC 3826 3.1.2.1).
+    pub(crate) fn decrypt(&self, iv: Iv, salt: &[u8], data: &[u8]) -> Result<Vec<u8>, UsmReason> {
+        let (proto, key) = self.privacy.as_ref().ok_or(UsmReason::NoKey)?;
+        let salt: [u8; SALT_LEN] = salt.try_into().map_err(|_| UsmReason::DecryptionFailed)?;
         let mut plain = data.to_vec();
-        cfb.decrypt(&mut plain);
+        let fail = |_| UsmReason::DecryptionFailed;
+        match proto {
+            PrivProtocol::Des => des_cbc(key, salt, &mut plain)?,
+            PrivProtocol::Aes128Cfb => {
+                aes_cfb::<aes::Aes128>(key, iv.with_salt(salt), &mut plain).map_err(fail)?
+            }
+            PrivProtocol::Aes192Cfb | PrivProtocol::Aes192CfbCisco => {
+                aes_cfb::<aes::Aes192>(key, iv.with_salt(salt), &mut plain).map_err(fail)?
+            }
+            PrivProtocol::Aes256Cfb | PrivProtocol::Aes256CfbCisco => {
+                aes_cfb::<aes::Aes256>(key, iv.with_salt(salt), &mut plain).map_err(fail)?
+            }
+        }
         Ok(plain)
     }
+}
+
+fn aes_cfb<C>(key: &[u8], iv: [u8; 16], data: &mut [u8]) -> Result<(), aes::cipher::InvalidLength>
+where
+    C: aes::cipher::BlockEncrypt + aes::cipher::BlockCipher + aes::cipher::KeyInit,
+{
+    let cfb = cfb_mode::Decryptor::<C>::new_from_slices(key, &iv)?;
+    cfb.decrypt(data);
+    Ok(())
+}
+
+/// DES-CBC over whole 8-byte blocks; the key is the first 8 bytes, the pre-IV the next 8.
+fn des_cbc(key: &[u8], salt: [u8; SALT_LEN], data: &mut [u8]) -> Result<(), UsmReason> {
+    let fail = UsmReason::DecryptionFailed;
+    let (des_key, pre_iv) = key.split_at_checked(DES_KEY_LEN).ok_or(fail)?;
+    if pre_iv.len() != SALT_LEN || !data.len().is_multiple_of(DES_KEY_LEN) {
+        return Err(fail);
+    }
+    let iv: Vec<u8> = pre_iv.iter().zip(salt).map(|(p, s)| p ^ s).collect();
+    let cbc = cbc::Decryptor::<des::Des>::new_from_slices(des_key, &iv).map_err(|_| fail)?;
+    cbc.decrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(data)
+        .map_err(|_| fail)?;
+    Ok(())
 }
 
 /// The engine boots and time that, with the salt, make the AES IV.
@@ -322,6 +614,7 @@ mod tests {
     fn user(name: &str, auth: Option<&str>, privacy: Option<&str>) -> UsmUser {
         UsmUser {
             name: name.into(),
+            engine_id: None,
             auth: auth.map(|p| (AuthProtocol::HmacSha, p.into())),
             privacy: privacy.map(|p| (PrivProtocol::Aes128Cfb, p.into())),
         }
@@ -367,18 +660,19 @@ mod tests {
         let mut usm = Usm::new(vec![user("u", Some("maplesyrup"), None)]).unwrap();
         assert_eq!(
             usm.keys(b"nobody", &RFC_ENGINE).unwrap_err(),
-            SnmpError::UnknownUser
+            UsmReason::UnknownUser
         );
         let k = usm.keys(b"u", &RFC_ENGINE).unwrap();
         assert_eq!(
             hex(&k.auth.as_ref().unwrap().1),
             "6695febc9288e36282235fc7151f128497b38f3f"
         );
-        assert_eq!(k.require(true), Err(SnmpError::NoKey));
+        assert_eq!(k.require(true), Err(UsmReason::NoKey));
         for i in 0..MAX_ENGINES_PER_USER as u32 + 10 {
             usm.keys(b"u", &i.to_be_bytes()).unwrap();
         }
-        assert_eq!(usm.users[&b"u"[..]].localised.len(), MAX_ENGINES_PER_USER);
+        let any = usm.users[&b"u"[..]].any_engine.as_ref().unwrap();
+        assert_eq!(any.localised.len(), MAX_ENGINES_PER_USER);
     }
 
     #[test]
@@ -391,18 +685,74 @@ mod tests {
         m.update(b"header\0\0\0\0\0\0\0\0\0\0\0\0trailer");
         msg[6..18].copy_from_slice(&m.finalize().into_bytes()[..12]);
         assert_eq!(k.authenticate(&msg, 6..18), Ok(()));
-        assert_eq!(k.authenticate(&msg, 5..17), Err(SnmpError::AuthFailed));
+        assert_eq!(k.authenticate(&msg, 5..17), Err(UsmReason::WrongDigest));
         assert_eq!(
             k.authenticate(&msg, 6..17),
-            Err(SnmpError::AuthFailed),
+            Err(UsmReason::WrongAuthProtocol),
             "11 bytes"
         );
         assert_eq!(
             k.authenticate(&msg, 20..32),
-            Err(SnmpError::AuthFailed),
+            Err(UsmReason::WrongDigest),
             "past the end"
         );
         msg[24] ^= 1;
-        assert_eq!(k.authenticate(&msg, 6..18), Err(SnmpError::AuthFailed));
+        assert_eq!(k.authenticate(&msg, 6..18), Err(UsmReason::WrongDigest));
+    }
+
+    #[test]
+    fn time_window_per_engine() {
+        let mut usm = Usm::default();
+        let e = &RFC_ENGINE[..];
+        assert_eq!(usm.timely(e, 5, 1000, None), Ok(()));
+        assert_eq!(usm.timely(e, 5, 850, None), Ok(()), "150 s behind");
+        assert_eq!(usm.timely(e, 5, 849, None), Err(UsmReason::NotInTimeWindow));
+        assert_eq!(
+            usm.timely(e, 4, 5000, None),
+            Err(UsmReason::NotInTimeWindow),
+            "older boots"
+        );
+        assert_eq!(usm.timely(b"other", 4, 0, None), Ok(()), "engines apart");
+        assert_eq!(usm.timely(e, 6, 3, None), Ok(()), "a reboot");
+        assert_eq!(
+            usm.timely(e, 5, 1000, None),
+            Err(UsmReason::NotInTimeWindow)
+        );
+        // With receive times the engine's clock runs on: time 3 at t=100 is time 152 at t=249.
+        let c = &b"clock"[..];
+        assert_eq!(usm.timely(c, 6, 3, Some(100)), Ok(()));
+        assert_eq!(
+            usm.timely(c, 6, 2, Some(249)),
+            Ok(()),
+            "older, 152 - 2 behind"
+        );
+        assert_eq!(
+            usm.timely(c, 6, 2, Some(250)),
+            Err(UsmReason::NotInTimeWindow)
+        );
+        assert_eq!(
+            usm.timely(c, 6, 3, Some(100_000)),
+            Ok(()),
+            "as new as the latest: a slow clock, never refused"
+        );
+        assert_eq!(usm.timely(c, 6, 40, Some(100_000)), Ok(()));
+        assert_eq!(
+            usm.timely(c, 6, 39, Some(100_149)),
+            Ok(()),
+            "the latest is now 40 at t=100000"
+        );
+        assert_eq!(usm.timely(c, 6, 39, Some(100_112)), Ok(()));
+        assert_eq!(
+            usm.timely(c, 6, 39, Some(100_200)),
+            Err(UsmReason::NotInTimeWindow)
+        );
+        assert_eq!(
+            usm.timely(b"max", MAX_BOOTS, 0, None),
+            Err(UsmReason::NotInTimeWindow)
+        );
+        for i in 0..MAX_CLOCKS as u32 + 10 {
+            usm.timely(&i.to_be_bytes(), 1, 1, None).unwrap();
+        }
+        assert_eq!(usm.clocks.len(), MAX_CLOCKS);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::ber::{self, tag, Reader, Tlv};
 use super::pdu::Pdu;
-use super::usm::{Iv, LocalKeys, Usm, MAX_USER_NAME_LEN};
+use super::usm::{Iv, LocalKeys, Usm, UsmFailure, UsmReason, MAX_ENGINE_ID_LEN, MAX_USER_NAME_LEN};
 use super::SnmpError;
 use crate::error::WireError;
 
@@ -12,8 +12,6 @@ const USM: u32 = 3;
 const FLAG_AUTH: u8 = 0x01;
 const FLAG_PRIV: u8 = 0x02;
 const FLAG_REPORTABLE: u8 = 0x04;
-/// SnmpEngineID is at most 32 bytes (RFC 3411).
-const MAX_ENGINE_ID_LEN: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecurityLevel {
@@ -76,6 +74,7 @@ pub(crate) fn decode(
     r: &mut Reader,
     msg: &[u8],
     usm: &mut Usm,
+    received: Option<u64>,
 ) -> Result<(V3Header, Pdu), SnmpError> {
     let global = global(&r.expect(tag::SEQUENCE, "snmp: msgGlobalData not a SEQUENCE")?)?;
     if global.model != USM {
@@ -89,7 +88,7 @@ pub(crate) fn decode(
     r.finish("snmp: bytes after msgData")?;
     let scoped = match global.level {
         SecurityLevel::NoAuthNoPriv => plaintext(&data)?,
-        level => secured(usm, msg, &sec, level, &data)?,
+        level => secured(usm, msg, &sec, level, &data, received)?,
     };
     Ok(header(&global, &sec, scoped))
 }
@@ -182,39 +181,56 @@ fn bounded<'a>(t: Tlv<'a>, max: usize) -> Result<&'a [u8], WireError> {
     }
 }
 
-/// Authenticates the message and, for authPriv, decrypts the scoped PDU.
+/// Authenticates the message, checks its time window and, for authPriv, decrypts the scoped PDU.
 fn secured(
     usm: &mut Usm,
     msg: &[u8],
     sec: &Security,
     level: SecurityLevel,
     data: &Tlv,
+    received: Option<u64>,
 ) -> Result<Scoped, SnmpError> {
-    let keys = usm.keys(sec.user, sec.engine_id)?;
+    let failure = |reason: UsmReason| {
+        SnmpError::Usm(UsmFailure {
+            reason,
+            user: sec.user.to_vec(),
+            engine_id: sec.engine_id.to_vec(),
+        })
+    };
     let privacy = level == SecurityLevel::AuthPriv;
-    keys.require(privacy)?;
-    keys.authenticate(msg, sec.mac.at..sec.mac.at + sec.mac.value.len())?;
-    match privacy {
-        true => encrypted(keys, sec, data),
-        false => Ok(plaintext(data)?),
+    let keys = usm.keys(sec.user, sec.engine_id).map_err(failure)?;
+    keys.require(privacy).map_err(failure)?;
+    keys.authenticate(msg, sec.mac.at..sec.mac.at + sec.mac.value.len())
+        .map_err(failure)?;
+    usm.timely(sec.engine_id, sec.boots, sec.time, received)
+        .map_err(failure)?;
+    if !privacy {
+        return Ok(plaintext(data)?);
     }
+    // Looked up again (cached) rather than cloned: the time window needed the USM in between.
+    let keys = usm.keys(sec.user, sec.engine_id).map_err(failure)?;
+    encrypted(keys, sec, data, failure)
 }
 
-fn encrypted(keys: &LocalKeys, sec: &Security, data: &Tlv) -> Result<Scoped, SnmpError> {
+/// The scoped PDU of an authPriv message; `failure` names a decryption failure with the user and engine.
+fn encrypted(
+    keys: &LocalKeys,
+    sec: &Security,
+    data: &Tlv,
+    failure: impl Fn(UsmReason) -> SnmpError,
+) -> Result<Scoped, SnmpError> {
     if data.tag != tag::OCTET_STRING {
         return Err(data.err("snmp: encryptedPDU not an OCTET STRING").into());
     }
     let (boots, time) = (sec.boots, sec.time);
-    let plain = keys.decrypt(Iv { boots, time }, sec.salt, data.value)?;
-    decrypted(&plain, data.at)
-}
-
-/// A decrypted scoped PDU (at offset `at` of the datagram, where its ciphertext lies). Bytes after it are
-/// padding. A first element that is not a well-formed SEQUENCE means the key was wrong.
-fn decrypted(plain: &[u8], at: usize) -> Result<Scoped, SnmpError> {
-    let seq = Reader::new(plain, at)
+    let plain = keys
+        .decrypt(Iv { boots, time }, sec.salt, data.value)
+        .map_err(&failure)?;
+    // Bytes after the scoped PDU are padding. A first element that is not a well-formed SEQUENCE means the
+    // key was wrong; errors inside it are the sender's.
+    let seq = Reader::new(&plain, data.at)
         .expect(tag::SEQUENCE, "snmp: decrypted data not a SEQUENCE")
-        .map_err(|_| SnmpError::DecryptionFailed)?;
+        .map_err(|_| failure(UsmReason::DecryptionFailed))?;
     Ok(scoped(&seq)?)
 }
 
