@@ -49,7 +49,16 @@ fn format_name(f: Format) -> &'static str {
 
 /// A header field as text: invalid UTF-8 is replaced (U+FFFD), never a reason to drop the field.
 fn text(b: Option<&[u8]>) -> Option<String> {
-    b.map(|b| String::from_utf8_lossy(b).into_owned())
+    b.map(owned_text)
+}
+
+/// Bytes as text, invalid UTF-8 replaced. Valid text (nearly all of it) takes the validator's fast path:
+/// `from_utf8_lossy` walks chunk by chunk even when there is nothing to replace.
+pub(crate) fn owned_text(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// Every message of a datagram (one, or several when the sender framed them: see [`syslog::frames`]).
@@ -75,7 +84,7 @@ pub fn messages(p: &[u8], out: &mut impl FnMut(Body)) -> Result<(), wire::WireEr
             sequence: m.sequence,
             clock_flag: m.clock_flag,
             bom: m.bom,
-            message: String::from_utf8_lossy(m.message).into_owned(),
+            message: owned_text(m.message),
         }));
     }
     Ok(())

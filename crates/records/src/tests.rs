@@ -706,6 +706,14 @@ fn stamp_is_rfc3339_with_microseconds_like_the_calendar_formatter() {
         assert_eq!(Stamp::new(ns).as_str(), wire::timefmt::rfc5424(ns), "{ns}");
     }
     assert_eq!(Stamp::new(0).as_str(), "1970-01-01T00:00:00.000000Z");
+    let base = Stamp::new(T0);
+    for ns in [T0 + 999_999_999, T0 + 1, T0 + 1_000_000_000, T0 - 1, 0] {
+        assert_eq!(
+            Stamp::within(&base, T0 / 1_000_000_000, ns).as_str(),
+            wire::timefmt::rfc5424(ns),
+            "{ns}"
+        );
+    }
 }
 
 const REGISTRY_IPFIX: &[u8] = include_bytes!("../../wire/tests/data/ipfix/registry-elements.bin");

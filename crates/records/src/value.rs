@@ -189,7 +189,7 @@ fn float(v: &[u8]) -> Option<f64> {
 /// UTF-8 text with invalid sequences replaced and trailing NULs dropped.
 pub fn text(v: &[u8]) -> String {
     let end = v.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
-    String::from_utf8_lossy(&v[..end]).into_owned()
+    crate::syslog::owned_text(&v[..end])
 }
 
 /// Named values in template order, printed as a JSON object. A name that repeats gets `#2`, `#3`...

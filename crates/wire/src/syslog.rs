@@ -342,10 +342,11 @@ fn octet_counted(b: &[u8], digits: usize, at: usize) -> Result<(&[u8], usize), W
     Ok((frame, digits + 1 + len))
 }
 
+/// Up to and including the first LF that a `<` follows (the next message's PRI), else everything. memchr finds
+/// LFs many bytes at a time: most datagrams hold one message and none, and this scan runs over all of it.
 fn lf_framed(b: &[u8]) -> (&[u8], usize) {
-    let end = b
-        .windows(2)
-        .position(|w| w == b"\n<")
+    let end = memchr::memchr_iter(b'\n', b)
+        .find(|&i| b.get(i + 1) == Some(&b'<'))
         .map_or(b.len(), |i| i + 1);
     (&b[..end], end)
 }
