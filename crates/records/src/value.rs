@@ -1,7 +1,7 @@
 //! Field values of template-based flow records, and the ordered name → value map they are printed as.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -32,8 +32,9 @@ impl Serialize for Value {
             Value::Signed(n) => s.serialize_i64(*n),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Ip(a) => s.collect_str(a),
-            Value::Time(t) => s.collect_str(t),
+            // serde writes addresses through a stack buffer; `collect_str` would go through fmt and escaping
+            Value::Ip(a) => a.serialize(s),
+            Value::Time(t) => s.serialize_str(t.text().as_str()),
             Value::Mac(t) | Value::Text(t) | Value::Hex(t) => s.serialize_str(t),
         }
     }
@@ -92,23 +93,69 @@ impl Time {
     }
 }
 
+impl Time {
+    /// `yyyy-mm-ddThh:mm:ss[.fff…]Z` in a stack buffer: printing times is on the JSON path of every flow that
+    /// carries them, where `fmt` machinery and an escaping adapter cost more than the digits.
+    fn text(&self) -> TimeText {
+        let (y, mo, d, h, mi, s, _) = wire::timefmt::civil(self.unix_secs * 1_000_000_000);
+        let mut t = TimeText {
+            buf: *b"0000-00-00T00:00:00.000000000Z",
+            len: 0,
+        };
+        let b = &mut t.buf;
+        put_digits(&mut b[0..4], y as u64);
+        put_digits(&mut b[5..7], u64::from(mo));
+        put_digits(&mut b[8..10], u64::from(d));
+        put_digits(&mut b[11..13], u64::from(h));
+        put_digits(&mut b[14..16], u64::from(mi));
+        put_digits(&mut b[17..19], u64::from(s));
+        let digits = usize::from(self.digits.min(9));
+        let mut end = 19;
+        if digits > 0 {
+            let frac = self.nanos / 10u32.pow(9 - digits as u32);
+            put_digits(&mut b[20..20 + digits], u64::from(frac));
+            end = 20 + digits;
+        }
+        b[end] = b'Z';
+        t.len = end + 1;
+        t
+    }
+}
+
+/// The text of a [`Time`]: at most 30 ASCII bytes.
+struct TimeText {
+    buf: [u8; 30],
+    len: usize,
+}
+
+impl TimeText {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// Writes `v` in decimal into `out`, zero-padded to its length (higher digits dropped).
+fn put_digits(out: &mut [u8], mut v: u64) {
+    for c in out.iter_mut().rev() {
+        *c = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, mo, d, h, mi, s, _) = wire::timefmt::civil(self.unix_secs * 1_000_000_000);
-        write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")?;
-        if self.digits > 0 {
-            let frac = self.nanos / 10u32.pow(9 - u32::from(self.digits));
-            write!(f, ".{frac:0width$}", width = usize::from(self.digits))?;
-        }
-        f.write_str("Z")
+        f.write_str(self.text().as_str())
     }
 }
 
 pub fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
-    b.iter().for_each(|x| {
-        let _ = write!(s, "{x:02x}");
-    });
+    for x in b {
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 0xf)]));
+    }
     s
 }
 
