@@ -9,6 +9,7 @@ use sinks::spoof::{SpoofError, SpoofSink};
 use sinks::stream::{StreamError, StreamSink, StreamStats};
 use sinks::udp::UdpSink;
 use sinks::SinkStats;
+use wire::snmp::PduKind;
 
 use crate::report::DestinationReport;
 
@@ -67,6 +68,8 @@ trait Outlet: Send {
     fn syslog_only(&self) -> bool {
         false
     }
+    /// Reads what the destination sent back (UDP: SNMP answers to informs) and counts it.
+    fn read_answers(&mut self, _r: &mut DestinationReport) {}
     /// Writes the sink's own counters into the report.
     fn counters(&self, r: &mut DestinationReport);
     /// A stand-in for a sink that could not be opened: the real one once it can be (and what the stand-in
@@ -94,8 +97,28 @@ impl Outlet for UdpSink {
     fn refused(&self) -> u64 {
         self.stats().refused
     }
+    fn read_answers(&mut self, r: &mut DestinationReport) {
+        self.receive(MAX_ANSWERS_PER_READ, &mut |p| count_answer(r, p));
+    }
     fn counters(&self, r: &mut DestinationReport) {
         datagram_counters(&self.stats(), r);
+    }
+}
+
+/// Answers read per destination per [`Dest::read_answers`]: bounds the time one read takes; the rest wait in
+/// the socket for the next one.
+const MAX_ANSWERS_PER_READ: usize = 256;
+
+/// Counts one datagram a destination sent back: SNMP Responses and Reports by name, anything else apart.
+/// Without users, v1, v2c and unauthenticated v3 messages are read (a v3 discovery Report is unauthenticated).
+fn count_answer(r: &mut DestinationReport, p: &[u8]) {
+    let kind = wire::snmp::parse(p, &mut wire::snmp::Usm::default())
+        .ok()
+        .map(|m| m.pdu.kind);
+    match kind {
+        Some(PduKind::Response) => r.responses += 1,
+        Some(PduKind::Report) => r.reports += 1,
+        _ => r.answers_other += 1,
     }
 }
 
@@ -328,6 +351,11 @@ impl Dest {
     }
 
     /// The counters, with the sink's own.
+    /// Reads and counts what the destination sent back since the last read.
+    pub fn read_answers(&mut self) {
+        self.sink.read_answers(&mut self.report);
+    }
+
     pub fn snapshot(&self) -> DestinationReport {
         let mut r = self.report.clone();
         self.sink.counters(&mut r);

@@ -11,6 +11,7 @@ pub mod route;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use config::{Destination, ForwardConfig, KindSelector, Scheme};
 use envelope::Envelope;
@@ -138,7 +139,13 @@ pub struct Forwarder {
     /// Capture timestamps of the batch's routed envelopes, for the latency histogram.
     stamps: Vec<u64>,
     report: ForwardReport,
+    /// When destinations' answers were last read ([`Forwarder::read_answers`]).
+    answers_read_at: Option<Instant>,
 }
+
+/// How often, at most, forward reads what destinations sent back while batches flow (a read is one
+/// nonblocking syscall per UDP destination, not worth making per batch at low rates).
+const ANSWER_READ_EVERY: Duration = Duration::from_millis(100);
 
 /// Who gets one datagram, and who gets only its templates.
 #[derive(Default)]
@@ -177,6 +184,21 @@ impl Forwarder {
             self.route_one(&ups, i, e.as_ref());
         }
         self.send_batch(&|i| batch.get(i).map_or(&[][..], |e| e.as_ref().payload()));
+        self.read_answers(false);
+    }
+
+    /// Reads and counts what destinations sent back (SNMP Responses to informs, Reports): at most every
+    /// [`ANSWER_READ_EVERY`] unless `now`.
+    fn read_answers(&mut self, now: bool) {
+        let at = Instant::now();
+        let recent = self
+            .answers_read_at
+            .is_some_and(|t| at.duration_since(t) < ANSWER_READ_EVERY);
+        if recent && !now {
+            return;
+        }
+        self.answers_read_at = Some(at);
+        self.dests.iter_mut().for_each(Dest::read_answers);
     }
 
     /// Reachability as of this batch (groups skip members that are down).
@@ -334,6 +356,7 @@ impl Forwarder {
 
     /// The counters now.
     pub fn snapshot(&mut self) -> ForwardReport {
+        self.read_answers(true);
         self.report.latency_ns = self.latency.percentiles();
         self.report.rules_matched = self.router.matched.clone();
         self.report.destinations = self.dests.iter().map(Dest::snapshot).collect();

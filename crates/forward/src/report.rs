@@ -44,6 +44,13 @@ pub struct DestinationReport {
     pub dropped_at_exit: u64,
     /// TCP/TLS: messages sent again after a connection broke before they were acknowledged.
     pub resent: u64,
+    /// UDP: SNMP Responses the destination sent back (to informs; in capture mode the sender is not the one
+    /// acknowledged, see docs/ARCHITECTURE.md).
+    pub responses: u64,
+    /// UDP: SNMP Reports the destination sent back (SNMPv3 engine discovery, USM errors).
+    pub reports: u64,
+    /// UDP: anything else the destination sent back (including SNMPv3 answers this forwarder cannot read).
+    pub answers_other: u64,
     pub connects: u64,
     pub disconnects: u64,
     /// TCP/TLS: connect or TLS handshake attempts that failed.
@@ -88,6 +95,12 @@ impl DestinationReport {
             self.sampled_out,
             self.queued
         );
+        if self.responses + self.reports + self.answers_other > 0 {
+            line += &format!(
+                " responses={} reports={} answers_other={}",
+                self.responses, self.reports, self.answers_other
+            );
+        }
         if let Some(connected) = self.connected {
             line += &format!(
                 " dropped_at_exit={} resent={} connects={} disconnects={} connect_failures={}",

@@ -5,9 +5,11 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
+use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{recv, MsgFlags};
 use socket2::{Domain, Protocol, Socket, Type};
 use udpio::{send_batch, SendOutcome};
 
@@ -20,6 +22,8 @@ const SNDBUF: usize = 4 << 20;
 pub struct UdpSink {
     socket: Socket,
     stats: SinkStats,
+    /// Where [`UdpSink::receive`] reads what the destination sends back (allocated at its first use).
+    answer: Vec<u8>,
 }
 
 impl UdpSink {
@@ -42,6 +46,7 @@ impl UdpSink {
         Ok(Self {
             socket,
             stats: SinkStats::default(),
+            answer: Vec::new(),
         })
     }
 
@@ -80,6 +85,34 @@ impl UdpSink {
         }
     }
 
+    /// Reads what the destination sent back to our source port, without blocking, at most `max` datagrams,
+    /// each handed to `seen`. Collectors of syslog and flows send nothing; an SNMP receiver answers an inform
+    /// with a Response (and an SNMPv3 engine discovery with a Report): unread, they would fill the socket's
+    /// receive queue without a word. A pending ICMP unreachable read here is counted as `refused`, as the next
+    /// send would have.
+    pub fn receive(&mut self, max: usize, seen: &mut dyn FnMut(&[u8])) -> usize {
+        if self.answer.is_empty() {
+            self.answer = vec![0; 65536];
+        }
+        let mut got = 0;
+        while got < max {
+            match recv(
+                self.socket.as_raw_fd(),
+                &mut self.answer,
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(n) => {
+                    seen(&self.answer[..n]);
+                    got += 1;
+                }
+                Err(Errno::ECONNREFUSED) => self.stats.refused += 1,
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        got
+    }
+
     fn wait_writable(&self) {
         let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLOUT)];
         let _ = poll(&mut fds, PollTimeout::from(FULL_GRACE_MS));
@@ -107,6 +140,32 @@ mod tests {
         let (n, src) = rx2.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], src.port()), (&b"three"[..], from));
         assert_eq!(a.stats().forwarded, 2);
+    }
+
+    #[test]
+    fn answers_from_the_destination_are_read_without_blocking() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut sink = UdpSink::connect(rx.local_addr().unwrap(), 0).unwrap();
+        let mut seen = Vec::new();
+        assert_eq!(
+            sink.receive(8, &mut |p| seen.push(p.to_vec())),
+            0,
+            "nothing yet"
+        );
+        sink.send(&[b"inform"]);
+        let mut buf = [0u8; 64];
+        let (_, from) = rx.recv_from(&mut buf).unwrap();
+        for answer in [&b"response 1"[..], b"response 2", b"response 3"] {
+            rx.send_to(answer, from).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            sink.receive(2, &mut |p| seen.push(p.to_vec())),
+            2,
+            "at most max"
+        );
+        assert_eq!(sink.receive(8, &mut |p| seen.push(p.to_vec())), 1);
+        assert_eq!(seen, [&b"response 1"[..], b"response 2", b"response 3"]);
     }
 
     #[test]
