@@ -9,6 +9,7 @@ mod file;
 pub mod filter;
 pub mod frames;
 pub mod guard;
+mod informs;
 mod listener;
 mod live;
 
@@ -18,6 +19,7 @@ pub use defrag::DefragConfig;
 pub use file::FileSource;
 pub use frames::{Captured, FrameParser, FrameStats};
 pub use guard::LoopGuard;
+pub use informs::RecentInforms;
 pub use listener::Listener;
 pub use live::{LiveInterface, LiveOptions};
 use wire::link::LinkType;
@@ -122,6 +124,23 @@ impl Sources {
                 listeners,
             } => live::poll_all(interfaces, listeners, timeout_ms, each),
         }
+    }
+
+    /// Sends `payload` to `to` from the listener bound to `local`'s port (the one `to` sent to). `None` when
+    /// no listener has that port: a packet capture sees traffic for others and must not answer it.
+    pub fn answer(
+        &self,
+        local: std::net::SocketAddr,
+        to: std::net::SocketAddr,
+        payload: &[u8],
+    ) -> Option<std::io::Result<usize>> {
+        let Sources::Live { listeners, .. } = self else {
+            return None;
+        };
+        let l = listeners
+            .iter()
+            .find(|l| l.local().port() == local.port())?;
+        Some(l.answer(to, payload))
     }
 
     pub fn pcap_stats(&mut self) -> PcapStats {

@@ -59,6 +59,17 @@ impl Listener {
         self.truncated
     }
 
+    /// The address it is bound to.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends `payload` from this socket to `to` (an answer to what `to` sent here, e.g. an inform's Response),
+    /// without blocking.
+    pub fn answer(&self, to: SocketAddr, payload: &[u8]) -> std::io::Result<usize> {
+        self.socket.send_to(payload, &to.into())
+    }
+
     pub(crate) fn drain(&mut self, each: &mut dyn FnMut(Packet<'_>)) -> Result<(), CaptureError> {
         for _ in 0..ROUNDS {
             let n =

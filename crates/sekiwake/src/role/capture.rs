@@ -13,10 +13,10 @@ use bus::sequence::Sequencer;
 use bus::{Publisher, Sent};
 use capture::{
     filter, Body, Captured, FileSource, FrameParser, FrameStats, Listener, LiveInterface,
-    LiveOptions, LoopGuard, PcapStats, Sources, Status,
+    LiveOptions, LoopGuard, PcapStats, RecentInforms, Sources, Status,
 };
 use config::{parse_port, CaptureConfig, Config, Endpoint, FamilyName, Port};
-use envelope::{Header, FLAG_REASSEMBLED};
+use envelope::{Header, FLAG_INFORM, FLAG_REASSEMBLED};
 use runtime::{Reporter, Stop, Summary};
 use serde::Serialize;
 use wire::classify::{Classifier, RefusalCounts};
@@ -115,7 +115,8 @@ impl Args {
     }
 }
 
-/// Capture's counters. Conservation: `captured_total == published + hwm_dropped + bus_failed`.
+/// Capture's counters. Conservation: `captured_total == published + hwm_dropped + bus_failed +
+/// informs_duplicate`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CaptureReport {
     pub role: &'static str,
@@ -155,6 +156,13 @@ pub struct CaptureReport {
     pub pcap_if_dropped: u64,
     pub pcap_errors: u64,
     pub listener_truncated: u64,
+    /// v2c informs received on a listener; of them `informs_acknowledged` (on the bus and answered),
+    /// `informs_duplicate` (a sender's retry: answered again, not published again), `informs_not_acknowledged`
+    /// (the bus refused it, or the answer could not be sent).
+    pub informs_received: u64,
+    pub informs_acknowledged: u64,
+    pub informs_duplicate: u64,
+    pub informs_not_acknowledged: u64,
 }
 
 /// What the publishing side counted.
@@ -166,7 +174,12 @@ pub struct BusCounters {
 }
 
 impl CaptureReport {
-    pub fn new(d: &FrameStats, bus: &BusCounters, pcap: &PcapStats) -> Self {
+    pub fn new(
+        d: &FrameStats,
+        bus: &BusCounters,
+        pcap: &PcapStats,
+        informs: &InformCounters,
+    ) -> Self {
         Self {
             role: "capture",
             captured: Kind::ALL
@@ -201,6 +214,10 @@ impl CaptureReport {
             pcap_if_dropped: pcap.if_dropped,
             pcap_errors: pcap.errors,
             listener_truncated: pcap.truncated,
+            informs_received: informs.received,
+            informs_acknowledged: informs.acknowledged,
+            informs_duplicate: informs.duplicate,
+            informs_not_acknowledged: informs.not_acknowledged,
         }
     }
 }
@@ -359,7 +376,8 @@ struct Publishing {
 }
 
 impl Publishing {
-    fn publish(&mut self, c: &Captured<'_>, iface: &str) {
+    /// Publishes one datagram; whether it went on the bus.
+    fn publish(&mut self, c: &Captured<'_>, iface: &str) -> bool {
         let bucket = envelope::exporter_bucket(c.src.ip());
         let header = Header {
             kind: c.class.kind.code(),
@@ -377,13 +395,93 @@ impl Publishing {
         header.encode(c.payload, &mut self.body);
         envelope::write_topic(c.class.kind.name(), c.src.ip(), bucket, &mut self.topic);
         match self.publisher.publish(&self.topic, &self.body) {
-            Ok(Sent::Sent) => self.counters.published += 1,
+            Ok(Sent::Sent) => {
+                self.counters.published += 1;
+                return true;
+            }
             Ok(Sent::Full) => self.counters.hwm_dropped += 1,
             Err(e) => {
                 if self.counters.failed == 0 {
                     tracing::error!("publish: {e}");
                 }
                 self.counters.failed += 1;
+            }
+        }
+        false
+    }
+}
+
+/// Informs sent to one of capture's listeners (sekiwake is the address the sender used): each is acknowledged
+/// once it is on the bus (v2c: a Response echoing request-id and varbinds), a sender's retry of one already
+/// published is acknowledged again but not published again. A packet capture only watches others' traffic
+/// and never answers. (SNMPv3 informs need capture to act as an authoritative engine: not done here; they
+/// are published unanswered.)
+struct InformDesk {
+    recent: RecentInforms,
+    /// Responses to send once the current read is done: (listener address, sender, response).
+    answers: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    counters: InformCounters,
+}
+
+/// What [`InformDesk`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InformCounters {
+    /// v2c informs received on a listener.
+    pub received: u64,
+    /// Of those, published and acknowledged.
+    pub acknowledged: u64,
+    /// Of those, a sender's retry of an inform already published: acknowledged again, not published again.
+    pub duplicate: u64,
+    /// Of those, not acknowledged: the bus did not take it (hwm, failure; the sender will retry) or the
+    /// Response could not be sent.
+    pub not_acknowledged: u64,
+}
+
+/// How long a published inform is remembered to recognise its retries (Net-SNMP's default sender gives up
+/// after 6 tries 1 s apart; slower senders' retries past this are published again).
+const INFORM_RETRY_WINDOW_NS: u64 = 60_000_000_000;
+/// Informs remembered at most.
+const INFORM_MEMORY: usize = 65_536;
+
+impl InformDesk {
+    fn new() -> Self {
+        Self {
+            recent: RecentInforms::new(INFORM_RETRY_WINDOW_NS, INFORM_MEMORY),
+            answers: Vec::new(),
+            counters: InformCounters::default(),
+        }
+    }
+
+    /// Publishes `c` unless it is an inform's retry; queues the acknowledgement of an inform that is on the
+    /// bus. `listener`: the datagram came from a listener socket (else nothing is answered).
+    fn publish(&mut self, p: &mut Publishing, c: &Captured<'_>, iface: &str, listener: bool) {
+        let inform = (listener && c.class.flags & FLAG_INFORM != 0)
+            .then(|| wire::snmp::inform::v2c_inform(c.payload))
+            .flatten();
+        let Some(inform) = inform else {
+            p.publish(c, iface);
+            return;
+        };
+        self.counters.received += 1;
+        if self.recent.is_retry(c.src, inform.request_id, c.ts_ns) {
+            self.counters.duplicate += 1;
+            self.answers.push((c.dst, c.src, inform.response));
+            return;
+        }
+        if p.publish(c, iface) {
+            self.recent.remember(c.src, inform.request_id, c.ts_ns);
+            self.answers.push((c.dst, c.src, inform.response));
+        } else {
+            self.counters.not_acknowledged += 1;
+        }
+    }
+
+    /// Sends the queued acknowledgements from the listeners they are due from.
+    fn answer(&mut self, sources: &Sources) {
+        for (local, to, response) in self.answers.drain(..) {
+            match sources.answer(local, to, &response) {
+                Some(Ok(_)) => self.counters.acknowledged += 1,
+                _ => self.counters.not_acknowledged += 1,
             }
         }
     }
@@ -445,6 +543,7 @@ pub fn run(
         r.store(true, Ordering::Relaxed);
     }
     let mut refusals = RefusalLog::new(classifier.relays_mismatched());
+    let mut informs = InformDesk::new();
     let mut parser = frames::parser(&cfg.capture, classifier, guard);
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();
@@ -467,10 +566,12 @@ pub fn run(
                 Body::Frame { link, data, .. } => parser.frame(link, pkt.ts_ns, data),
                 Body::Udp { src, dst, payload } => parser.datagram(pkt.ts_ns, src, dst, payload),
             };
+            let listener = matches!(pkt.body, Body::Udp { .. });
             if let Some(c) = captured {
-                p.publish(&c, pkt.iface);
+                informs.publish(&mut p, &c, pkt.iface, listener);
             }
         });
+        informs.answer(&sources);
         if let (true, Some(d)) = (got, gather) {
             std::thread::sleep(d);
         }
@@ -485,14 +586,24 @@ pub fn run(
             p.publisher.poll_subscriptions();
             reporter.report(
                 "capture",
-                &CaptureReport::new(&parser.stats(), &p.counters, &sources.pcap_stats()),
+                &CaptureReport::new(
+                    &parser.stats(),
+                    &p.counters,
+                    &sources.pcap_stats(),
+                    &informs.counters,
+                ),
             );
         }
         if status == Status::Ended || stop.requested() {
             break;
         }
     }
-    let report = CaptureReport::new(&parser.stats(), &p.counters, &sources.pcap_stats());
+    let report = CaptureReport::new(
+        &parser.stats(),
+        &p.counters,
+        &sources.pcap_stats(),
+        &informs.counters,
+    );
     reporter.finish("capture", &report);
     match failure {
         Some(e) => Err(e.into()),

@@ -11,6 +11,7 @@
 //! recursion), and every allocation is a copy of bytes the datagram holds.
 
 pub mod ber;
+pub mod inform;
 mod oid;
 mod pdu;
 pub mod rewrite;
