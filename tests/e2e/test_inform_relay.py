@@ -1,15 +1,18 @@
-"""Informs relayed from a passive (libpcap) capture: what the sender and the receiver see, and what forward reads.
+"""Informs: acknowledged by capture's listener, delivered by forward as informs of its own until each receiver
+acknowledges them (real snmptrapd receivers), or as traps.
 
-In capture mode sekiwake is not the address the inform was sent to, so it must not answer it. forward relays
-the inform byte-exact from its own source port; the receiver (a real snmptrapd) answers that port with a
-Response, which forward reads and counts per destination (`responses`) instead of letting it pile up in the
-socket. The sender, whose own destination does not answer, is not acknowledged (docs/ARCHITECTURE.md)."""
+1. Passive (libpcap) capture: sekiwake is not the address the inform was sent to and does not answer it; forward
+   delivers it from its own source port and reads the receiver's Response (the sender is not acknowledged).
+2. Listener: the sender is acknowledged on its first try, the receiver logs each inform once.
+3. A sender's retry is acknowledged again, delivered once.
+4. A receiver that is down when the inform comes gets it when it returns; one that never returns is counted as
+   given up; a destination with `informs = "trap"` gets a v2c trap."""
 
 import socket
 import time
 
 from helpers.gating import require_programs
-from helpers.net import drain_socket, free_port, udp_rx_queued
+from helpers.net import UdpSink, drain_socket, free_port, udp_rx_queued
 from helpers.snmp import Snmptrapd, snmptrap
 
 FORWARD_SOURCE_PORT = 51400  # forward's default loop-guard source port
@@ -42,6 +45,7 @@ def test_informs_from_a_capture_reach_the_receiver_and_its_responses_are_counted
     d = fwd.destination(stats, f"udp://127.0.0.1:{receiver.port}")
     assert d["forwarded"] == 3
     assert (d["responses"], d["reports"], d["answers_other"]) == (3, 0, 0), d
+    assert (d["informs_sent"], d["informs_acknowledged"], d["informs_in_flight"]) == (3, 3, 0), d
     assert queued == 0, "forward read every answer"
     assert len(logged) == 3 and all("1.3.6.1.4.1.8072.2.3.2.1" in line for line in logged), logged
     # the sender's own destination never answers: in capture mode it is not acknowledged
@@ -94,7 +98,8 @@ def test_informs_to_the_listener_are_acknowledged_on_the_first_try_and_delivered
     assert (cap_stats["informs_received"], cap_stats["informs_acknowledged"], cap_stats["informs_duplicate"],
             cap_stats["informs_not_acknowledged"]) == (3, 3, 0, 0), cap_stats
     assert cap_stats["published"] == 3
-    assert fwd.destination(fwd_stats, f"udp://127.0.0.1:{receiver.port}")["responses"] == 3
+    d = fwd.destination(fwd_stats, f"udp://127.0.0.1:{receiver.port}")
+    assert (d["responses"], d["informs_sent"], d["informs_acknowledged"], d["informs_retried"]) == (3, 3, 3, 0), d
 
 
 def test_a_retried_inform_is_acknowledged_again_but_delivered_once(sekiwake, tmp_path):
@@ -126,3 +131,71 @@ def test_a_retried_inform_is_acknowledged_again_but_delivered_once(sekiwake, tmp
         (3, 3, 1), cap_stats
     assert cap_stats["published"] == 2
     assert cap_stats["captured_total"] == cap_stats["published"] + cap_stats["informs_duplicate"]
+
+
+def test_informs_are_resent_until_acknowledged_given_up_or_sent_as_traps(sekiwake, tmp_path):
+    require_programs("snmptrapd")
+    returns_port, never_port = free_port("udp"), free_port("udp")
+    sink = UdpSink(tmp_path / "sink", count=1, timeout=15).start()
+    conf = tmp_path / "forward.toml"
+    conf.write_text(f"""
+[[forward.destination]]
+name = "returns"
+url = "udp://127.0.0.1:{returns_port}"
+kinds = ["snmptrap"]
+inform_timeout_ms = 300
+inform_sends = 6
+
+[[forward.destination]]
+name = "never"
+url = "udp://127.0.0.1:{never_port}"
+kinds = ["snmptrap"]
+inform_timeout_ms = 200
+inform_sends = 3
+
+[[forward.destination]]
+name = "as-trap"
+url = "{sink.url}"
+kinds = ["snmptrap"]
+informs = "trap"
+""")
+    port = free_port("udp")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    fwd = sekiwake.forward(bus, [], config=conf)
+    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"snmptrap": port}, publish=bus,
+                           wait_subscribers=1, wait_ready=False)
+    time.sleep(1.0)  # slow joiner
+    inform = inform_v2c(0x0bad, 7)
+    receiver = Snmptrapd(tmp_path / "snmptrapd", port=returns_port)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(inform, ("127.0.0.1", port))
+            ack = s.recv(65535)
+        receiver.start()  # after the first send: the inform reaches it by a resend
+        logged = receiver.wait_traps(1)
+        stats = fwd.wait_stats(lambda st: by_name(st, "never")["informs_given_up"] >= 1, timeout=10)
+        trap = sink.results()
+    finally:
+        receiver.stop()
+    fwd_rc, stats = fwd.terminate()
+    cap.terminate()
+
+    assert ack[ack.index(b"\xa2")] == 0xa2, "the sender was acknowledged by capture"
+    assert len(logged) == 1 and "1.3.6.1.4.1.8484.3.2" in logged[0], logged
+    back = by_name(stats, "returns")
+    assert (back["informs_sent"], back["informs_acknowledged"], back["informs_given_up"]) == (1, 1, 0), back
+    assert back["informs_retried"] >= 1, back
+    never = by_name(stats, "never")
+    assert (never["informs_sent"], never["informs_acknowledged"], never["informs_given_up"]) == (1, 0, 1), never
+    assert never["informs_retried"] == 2 and never["informs_in_flight"] == 0, never
+    as_trap = by_name(stats, "as-trap")
+    assert as_trap["informs_sent"] == 0 and as_trap["forwarded"] == 1, as_trap
+    expected = bytearray(inform)
+    expected[expected.index(b"\xa6")] = 0xa7
+    assert [p for _, _, p in trap] == [bytes(expected)], "a v2c trap with the inform's request-id and varbinds"
+    assert fwd_rc == 0, fwd.output()
+
+
+def by_name(stats, name):
+    return next(d for d in stats["destinations"] if d["name"] == name)

@@ -74,6 +74,16 @@ pub struct Destination {
     /// Translate SNMPv1 traps into SNMPv2c (RFC 3584 §3.1, with snmpTrapAddress.0 from the v1 agent-addr).
     #[serde(default)]
     pub v1_to_v2c: bool,
+    /// Plain UDP: how SNMPv2c informs are delivered. `inform` (default): as an inform of this forwarder's own
+    /// (its own request-id), sent again with backoff until the destination acknowledges it; `trap`: as a v2c
+    /// trap. `?spoof` destinations relay informs byte-exact (the receiver answers the original sender).
+    #[serde(default)]
+    pub informs: InformMode,
+    /// `informs = "inform"`: the wait for the destination's Response before the first resend (doubling after
+    /// each, default 1000 ms), and how many times an inform is sent at most (default 6: given up after about
+    /// 31 s).
+    pub inform_timeout_ms: Option<u32>,
+    pub inform_sends: Option<u32>,
     /// TCP/TLS: messages and bytes held while the destination is away.
     pub queue_messages: Option<usize>,
     pub queue_bytes: Option<usize>,
@@ -87,6 +97,15 @@ pub struct Destination {
 
 fn one() -> u32 {
     1
+}
+
+/// How a destination gets SNMPv2c informs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InformMode {
+    #[default]
+    Inform,
+    Trap,
 }
 
 impl Destination {
@@ -675,6 +694,9 @@ pub fn parse_to(s: &str) -> Result<Destination, String> {
         sample: 1,
         tag: false,
         v1_to_v2c: false,
+        informs: InformMode::Inform,
+        inform_timeout_ms: None,
+        inform_sends: None,
         queue_messages: None,
         queue_bytes: None,
         tls_ca: None,

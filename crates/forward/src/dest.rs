@@ -4,13 +4,15 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use config::{Destination, Transport};
+use config::{Destination, InformMode, Transport};
+use envelope::FLAG_INFORM;
 use sinks::spoof::{SpoofError, SpoofSink};
 use sinks::stream::{StreamError, StreamSink, StreamStats};
 use sinks::udp::UdpSink;
 use sinks::SinkStats;
 use wire::snmp::PduKind;
 
+use crate::informs::{self, InformRelay};
 use crate::report::DestinationReport;
 
 /// A UDP destination that refused a datagram counts as down this long (then it is tried again).
@@ -68,8 +70,8 @@ trait Outlet: Send {
     fn syslog_only(&self) -> bool {
         false
     }
-    /// Reads what the destination sent back (UDP: SNMP answers to informs) and counts it.
-    fn read_answers(&mut self, _r: &mut DestinationReport) {}
+    /// Hands over what the destination sent back (UDP: SNMP answers to informs), without blocking.
+    fn receive(&mut self, _seen: &mut dyn FnMut(&[u8])) {}
     /// Writes the sink's own counters into the report.
     fn counters(&self, r: &mut DestinationReport);
     /// A stand-in for a sink that could not be opened: the real one once it can be (and what the stand-in
@@ -97,8 +99,8 @@ impl Outlet for UdpSink {
     fn refused(&self) -> u64 {
         self.stats().refused
     }
-    fn read_answers(&mut self, r: &mut DestinationReport) {
-        self.receive(MAX_ANSWERS_PER_READ, &mut |p| count_answer(r, p));
+    fn receive(&mut self, seen: &mut dyn FnMut(&[u8])) {
+        UdpSink::receive(self, MAX_ANSWERS_PER_READ, seen);
     }
     fn counters(&self, r: &mut DestinationReport) {
         datagram_counters(&self.stats(), r);
@@ -109,14 +111,20 @@ impl Outlet for UdpSink {
 /// the socket for the next one.
 const MAX_ANSWERS_PER_READ: usize = 256;
 
-/// Counts one datagram a destination sent back: SNMP Responses and Reports by name, anything else apart.
-/// Without users, v1, v2c and unauthenticated v3 messages are read (a v3 discovery Report is unauthenticated).
-fn count_answer(r: &mut DestinationReport, p: &[u8]) {
+/// Counts one datagram a destination sent back: SNMP Responses (acknowledging an inform in flight, if it
+/// names one) and Reports by name, anything else apart. Without users, v1, v2c and unauthenticated v3
+/// messages are read (a v3 discovery Report is unauthenticated).
+fn count_answer(r: &mut DestinationReport, relay: Option<&mut InformRelay>, p: &[u8]) {
     let kind = wire::snmp::parse(p, &mut wire::snmp::Usm::default())
         .ok()
         .map(|m| m.pdu.kind);
     match kind {
-        Some(PduKind::Response) => r.responses += 1,
+        Some(PduKind::Response) => {
+            r.responses += 1;
+            if let (Some(relay), Some(id)) = (relay, wire::snmp::inform::response_id(p)) {
+                relay.acknowledge(id, r);
+            }
+        }
         Some(PduKind::Report) => r.reports += 1,
         _ => r.answers_other += 1,
     }
@@ -247,11 +255,16 @@ pub struct Dest {
     pub report: DestinationReport,
     /// When the destination last refused a datagram (UDP: ICMP unreachable), to tell whether it is down.
     last_refusal: Option<Instant>,
+    /// How SNMPv2c informs go there, and (plain UDP, `informs = "inform"`) those in flight.
+    inform_mode: InformMode,
+    informs: Option<InformRelay>,
 }
 
 impl Dest {
     pub fn open(d: &Destination, source_port: u16) -> Result<Dest, OpenError> {
         let transport = d.transport().map_err(|(_, _, m)| OpenError::Settings(m))?;
+        let relays_informs =
+            matches!(transport, Transport::Udp(_)) && d.informs == InformMode::Inform;
         let sink = match open_sink(&transport, source_port) {
             Ok(s) => s,
             Err(e) if e.unreachable() => {
@@ -285,7 +298,48 @@ impl Dest {
                 ..Default::default()
             },
             last_refusal: None,
+            inform_mode: d.informs,
+            informs: relays_informs.then(|| {
+                InformRelay::new(
+                    d.inform_timeout_ms.map_or(informs::FIRST_TIMEOUT, |ms| {
+                        Duration::from_millis(u64::from(ms.max(1)))
+                    }),
+                    d.inform_sends.unwrap_or(informs::MAX_SENDS),
+                )
+            }),
         })
+    }
+
+    /// What an SNMPv2c inform (`flags` has the inform bit) becomes for this destination: an inform of this
+    /// forwarder's own, remembered until acknowledged, or a v2c trap. `None`: send `payload` as it is.
+    pub fn inform_copy(&mut self, flags: u8, payload: &[u8]) -> Option<Vec<u8>> {
+        if flags & FLAG_INFORM == 0 {
+            return None;
+        }
+        match (self.inform_mode, self.informs.as_mut()) {
+            (InformMode::Trap, _) => wire::snmp::inform::as_trap(payload),
+            (InformMode::Inform, Some(relay)) => {
+                relay.send(payload, Instant::now(), &mut self.report)
+            }
+            (InformMode::Inform, None) => None,
+        }
+    }
+
+    /// Reads what the destination sent back, then sends again the informs whose time has come.
+    pub fn read_answers(&mut self) {
+        let (relay, report) = (&mut self.informs, &mut self.report);
+        self.sink
+            .receive(&mut |p| count_answer(report, relay.as_mut(), p));
+        let Some(relay) = self.informs.as_mut() else {
+            return;
+        };
+        let resend = relay.due(Instant::now(), &mut self.report);
+        if !resend.is_empty() {
+            let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+            let items: Vec<(SocketAddr, &[u8])> =
+                resend.iter().map(|m| (unspecified, &m[..])).collect();
+            self.sink.send(&items);
+        }
     }
 
     /// Whether the destination looks reachable: a TCP/TLS connection is up, or a UDP destination has not
@@ -351,13 +405,9 @@ impl Dest {
     }
 
     /// The counters, with the sink's own.
-    /// Reads and counts what the destination sent back since the last read.
-    pub fn read_answers(&mut self) {
-        self.sink.read_answers(&mut self.report);
-    }
-
     pub fn snapshot(&self) -> DestinationReport {
         let mut r = self.report.clone();
+        r.informs_in_flight = self.informs.as_ref().map_or(0, |i| i.in_flight() as u64);
         self.sink.counters(&mut r);
         r
     }

@@ -6,6 +6,7 @@
 
 mod dest;
 mod group;
+mod informs;
 mod report;
 pub mod route;
 
@@ -187,8 +188,13 @@ impl Forwarder {
         self.read_answers(false);
     }
 
-    /// Reads and counts what destinations sent back (SNMP Responses to informs, Reports): at most every
-    /// [`ANSWER_READ_EVERY`] unless `now`.
+    /// Nothing arrived for a while: reads what destinations sent back and resends the informs due.
+    pub fn tick(&mut self) {
+        self.read_answers(false);
+    }
+
+    /// Reads and counts what destinations sent back (SNMP Responses to informs, Reports) and resends the
+    /// informs whose time has come: at most every [`ANSWER_READ_EVERY`] unless `now`.
     fn read_answers(&mut self, now: bool) {
         let at = Instant::now();
         let recent = self
@@ -276,6 +282,8 @@ impl Forwarder {
                     false => None,
                 };
                 dest.report.rewritten += u64::from(rewritten.is_some());
+                let base = rewritten.as_deref().unwrap_or(e.payload());
+                let rewritten = dest.inform_copy(e.flags(), base).or(rewritten);
                 dest.pending
                     .push((src, rewritten.map_or(Item::Batch(i), Item::Owned)));
                 continue;

@@ -7,8 +7,8 @@ use runtime::Summary;
 use serde::Serialize;
 use wire::classify::RefusalCounts;
 
-/// One destination's counters. Conservation: `routed + templates_sent = wrong_kind + sampled_out + forwarded +
-/// refused + dropped_full + failed + wrong_family + queued + dropped_at_exit`.
+/// One destination's counters. Conservation: `routed + templates_sent + informs_retried = wrong_kind +
+/// sampled_out + forwarded + refused + dropped_full + failed + wrong_family + queued + dropped_at_exit`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DestinationReport {
     pub name: String,
@@ -51,6 +51,14 @@ pub struct DestinationReport {
     pub reports: u64,
     /// UDP: anything else the destination sent back (including SNMPv3 answers this forwarder cannot read).
     pub answers_other: u64,
+    /// UDP: SNMPv2c informs delivered as this forwarder's own (`informs = "inform"`): sent, acknowledged by
+    /// the destination, sent again, and given up after the last try (or to stay within the in-flight bound).
+    pub informs_sent: u64,
+    pub informs_acknowledged: u64,
+    pub informs_retried: u64,
+    pub informs_given_up: u64,
+    /// Of those sent, waiting for the destination's Response now.
+    pub informs_in_flight: u64,
     pub connects: u64,
     pub disconnects: u64,
     /// TCP/TLS: connect or TLS handshake attempts that failed.

@@ -96,6 +96,12 @@ impl Handler for Forwarding<'_> {
         Ok(())
     }
 
+    /// Destinations' answers are read and informs resent even when nothing arrives.
+    fn idle(&mut self) -> Result<()> {
+        self.forwarder.tick();
+        Ok(())
+    }
+
     /// Readies the new configuration, moves the subscription, then lets it take over: any failure before
     /// the last step leaves everything as it was.
     fn reload(&mut self, sub: &mut Subscription<'_>) -> Result<String> {

@@ -57,6 +57,74 @@ pub fn v2c_inform(p: &[u8]) -> Option<Inform> {
     })
 }
 
+/// Where a v1/v2c message's PDU starts, its tag, and where the PDU's contents start.
+fn pdu_at(p: &[u8]) -> Option<(usize, ber::Header)> {
+    let msg = ber::peek(p, 0)?;
+    if msg.tag != tag::SEQUENCE || msg.start.checked_add(msg.len)? > p.len() {
+        return None;
+    }
+    let version = ber::peek(p, msg.start)?;
+    if version.tag != tag::INTEGER
+        || !matches!(
+            p.get(version.start..version.start + version.len)?,
+            [0] | [1]
+        )
+    {
+        return None;
+    }
+    let community = ber::peek(p, version.start + version.len)?;
+    if community.tag != tag::OCTET_STRING {
+        return None;
+    }
+    let at = community.start.checked_add(community.len)?;
+    Some((at, ber::peek(p, at)?))
+}
+
+/// The request-id of a v1/v2c Response (what a receiver acknowledging an inform sends back).
+pub fn response_id(p: &[u8]) -> Option<i64> {
+    let (_, pdu) = pdu_at(p)?;
+    let id = ber::peek(p, pdu.start)?;
+    let bytes = p.get(id.start..id.start.checked_add(id.len)?)?;
+    (pdu.tag == tag::RESPONSE && id.tag == tag::INTEGER)
+        .then(|| integer_value(bytes))
+        .flatten()
+}
+
+/// A v2c InformRequest with its request-id replaced: a relay delivers an inform as its own request, so that
+/// the receiver's Response names exactly one inform in flight. The rest of the message is kept byte for
+/// byte; only the lengths around the request-id are encoded again.
+pub fn with_request_id(p: &[u8], request_id: i32) -> Option<Vec<u8>> {
+    let (at, pdu) = pdu_at(p)?;
+    if pdu.tag != tag::INFORM {
+        return None;
+    }
+    let id = ber::peek(p, pdu.start)?;
+    let after_id = id.start.checked_add(id.len)?;
+    let pdu_end = pdu.start.checked_add(pdu.len)?;
+    if id.tag != tag::INTEGER || after_id > pdu_end || pdu_end > p.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(p.len() + 8);
+    ber::write::nested(&mut out, tag::SEQUENCE, |out| {
+        out.extend_from_slice(&p[ber::peek(p, 0).map_or(0, |m| m.start)..at]);
+        ber::write::nested(out, tag::INFORM, |out| {
+            ber::write::integer(out, tag::INTEGER, i64::from(request_id));
+            out.extend_from_slice(&p[after_id..pdu_end]);
+        });
+    });
+    Some(out)
+}
+
+/// A v2c InformRequest as a v2c Trap (same request-id and varbinds), for a destination that takes traps.
+pub fn as_trap(p: &[u8]) -> Option<Vec<u8>> {
+    let (at, pdu) = pdu_at(p)?;
+    (pdu.tag == tag::INFORM).then(|| {
+        let mut out = p.to_vec();
+        out[at] = tag::TRAP_V2;
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +146,35 @@ mod tests {
         let parsed = crate::snmp::parse(&i.response, &mut crate::snmp::Usm::default()).unwrap();
         assert_eq!(parsed.pdu.kind, crate::snmp::PduKind::Response);
         assert_eq!(parsed.pdu.request_id, Some(0x1234));
+    }
+
+    #[test]
+    fn a_relayed_inform_gets_its_own_request_id() {
+        for id in [0, 1, 0x7f, 0x80, 0x1234_5678, i32::MAX, -5] {
+            let out = with_request_id(&INFORM, id).unwrap();
+            let m = crate::snmp::parse(&out, &mut crate::snmp::Usm::default()).unwrap();
+            let orig = crate::snmp::parse(&INFORM, &mut crate::snmp::Usm::default()).unwrap();
+            assert_eq!(m.pdu.kind, crate::snmp::PduKind::Inform);
+            assert_eq!(m.pdu.request_id, Some(id), "{id}");
+            assert_eq!(
+                (m.community.clone(), m.pdu.varbinds.clone()),
+                (orig.community, orig.pdu.varbinds)
+            );
+            let response = v2c_inform(&out).unwrap().response;
+            assert_eq!(response_id(&response), Some(i64::from(id)));
+        }
+        assert_eq!(
+            with_request_id(&INFORM, 0x1234).unwrap(),
+            INFORM,
+            "same id, same bytes"
+        );
+        assert_eq!(response_id(&INFORM), None, "an inform is not a response");
+        let trap = as_trap(&INFORM).unwrap();
+        assert_eq!(trap[13], tag::TRAP_V2);
+        assert_eq!(as_trap(&trap), None);
+        for cut in 0..INFORM.len() {
+            assert_eq!(with_request_id(&INFORM[..cut], 1), None, "cut at {cut}");
+        }
     }
 
     #[test]
