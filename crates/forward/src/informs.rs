@@ -190,7 +190,7 @@ mod tests {
             t += Duration::from_secs(wait);
             assert_eq!(
                 relay.due(t, &mut r),
-                [a.clone()],
+                std::slice::from_ref(&a),
                 "resend after {wait} s more"
             );
             sends += 1;
