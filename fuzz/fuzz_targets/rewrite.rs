@@ -9,11 +9,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use libfuzzer_sys::fuzz_target;
 use wire::netflow::split::{announcements, template_only, templates_datagram};
 use wire::netflow::template::Announcement;
-use wire::snmp::{parse, rewrite, Usm};
+use wire::snmp::{inform, parse, rewrite, PduKind, Usm};
 
 fuzz_target!(|data: &[u8]| {
     syslog(data);
     snmp(data);
+    informs(data);
     netflow(data);
 });
 
@@ -34,6 +35,32 @@ fn snmp(data: &[u8]) {
     {
         let m = parse(&out, &mut Usm::default()).expect("a rewritten message decodes");
         assert!(m.pdu.kind.is_notification());
+    }
+}
+
+/// Informs as capture acknowledges them and forward relays them: the Response names the inform's request-id,
+/// and an inform that decodes still decodes relayed under another request-id or as a trap, with its varbinds.
+fn informs(data: &[u8]) {
+    if let Some(i) = inform::v2c_inform(data) {
+        let r = parse(&i.response, &mut Usm::default()).expect("a Response decodes");
+        assert_eq!(r.pdu.kind, PduKind::Response);
+        assert_eq!(inform::response_id(&i.response), Some(i.request_id));
+    }
+    let _ = inform::response_id(data);
+    let relayed = inform::with_request_id(data, 0x1234_5678);
+    let trap = inform::as_trap(data);
+    let Ok(original) = parse(data, &mut Usm::default()) else {
+        return;
+    };
+    if let Some(out) = relayed {
+        let m = parse(&out, &mut Usm::default()).expect("a relayed inform decodes");
+        assert_eq!(m.pdu.request_id, Some(0x1234_5678));
+        assert_eq!(m.pdu.varbinds, original.pdu.varbinds);
+    }
+    if let Some(out) = trap {
+        let m = parse(&out, &mut Usm::default()).expect("an inform sent as a trap decodes");
+        assert_eq!(m.pdu.kind, PduKind::TrapV2);
+        assert_eq!(m.pdu.varbinds, original.pdu.varbinds);
     }
 }
 
