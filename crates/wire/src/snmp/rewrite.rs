@@ -1,7 +1,8 @@
 //! Rewrites a relay makes when it cannot keep the sender's address (no spoofing): add snmpTrapAddress.0 to a
 //! v2c notification, and translate a v1 Trap-PDU into an SNMPv2-Trap (RFC 3584 §3.1) with snmpTrapAddress.0,
-//! snmpTrapCommunity.0 and snmpTrapEnterprise.0. Variable bindings already in the message are copied as
-//! they are; only the new ones and the enclosing lengths are encoded.
+//! snmpTrapCommunity.0 and snmpTrapEnterprise.0 where the v1 trap does not already carry them. Variable
+//! bindings already in the message are copied as they are; only the new ones, the request-id and the
+//! enclosing lengths are encoded.
 
 use std::net::Ipv4Addr;
 
