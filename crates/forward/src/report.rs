@@ -25,9 +25,9 @@ pub struct DestinationReport {
     /// Datagrams sent changed: tagged with their origin, or SNMPv1 translated to v2c.
     pub rewritten: u64,
     /// `v1_to_v2c`: v1 traps sent as they came because they cannot be translated, per reason (`malformed`,
-    /// `generic_trap_out_of_range`, `specific_trap_out_of_range`, `trap_oid_too_long`, `too_large`). They
-    /// are sent like any other datagram (counted in `forwarded`, `refused`...): not a term of the
-    /// conservation law.
+    /// `generic_trap_out_of_range`, `specific_trap_out_of_range`, `trap_oid_too_long`, `too_large`,
+    /// `too_many_bindings`). They are sent like any other datagram (counted in `forwarded`, `refused`...):
+    /// not a term of the conservation law.
     pub v1_untranslated: BTreeMap<&'static str, u64>,
     /// Times this destination came back and got its groups' templates again.
     pub template_replays: u64,

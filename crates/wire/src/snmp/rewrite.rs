@@ -11,7 +11,7 @@ use super::ber::tag::{
 };
 use super::ber::write::{self, varbind};
 use super::ber::{self, Reader, Tlv};
-use super::{parse, Oid, Usm, V1Trap, ENTERPRISE_SPECIFIC, SNMP_TRAPS};
+use super::{parse, Oid, Usm, V1Trap, ENTERPRISE_SPECIFIC, MAX_VARBINDS, SNMP_TRAPS};
 
 const SYS_UPTIME_0: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
 const SNMP_TRAP_OID_0: [u32; 11] = [1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0];
@@ -54,8 +54,9 @@ pub fn with_trap_address(p: &[u8], exporter: Ipv4Addr) -> Option<Vec<u8>> {
         .collect::<Result<_, _>>()
         .ok()?;
     let list = r.expect(SEQUENCE, "snmp: varbinds").ok()?;
-    if names(list, [&SNMP_TRAP_ADDRESS_0[..]])?[0] {
-        return None;
+    let ([named], count) = names(list, [&SNMP_TRAP_ADDRESS_0[..]])?;
+    if named || count >= MAX_VARBINDS {
+        return None; // already there, or one more binding than a decoder takes
     }
     let fields = |o: &mut Vec<u8>| head.iter().for_each(|t| write::tlv(o, INTEGER, t.value));
     let varbinds = |o: &mut Vec<u8>| {
@@ -67,23 +68,26 @@ pub fn with_trap_address(p: &[u8], exporter: Ipv4Addr) -> Option<Vec<u8>> {
     Some(message(m.community, m.pdu.tag, fields, varbinds))
 }
 
-/// Whether the varbind list holds each of `oids` (`None` if it cannot be read).
-fn names<const N: usize>(list: Tlv<'_>, oids: [&[u32]; N]) -> Option<[bool; N]> {
+/// Whether the varbind list holds each of `oids`, and how many bindings it holds (`None` if it cannot be
+/// read).
+fn names<const N: usize>(list: Tlv<'_>, oids: [&[u32]; N]) -> Option<([bool; N], usize)> {
     let wanted = oids.map(|oid| {
         let mut contents = Vec::new();
         write::oid_contents(&mut contents, oid);
         contents
     });
     let mut found = [false; N];
+    let mut count = 0;
     let mut r = list.reader();
     while !r.is_empty() {
+        count += 1;
         let vb = r.expect(SEQUENCE, "snmp: varbind").ok()?;
         let name = vb.reader().expect(OBJECT_ID, "snmp: name").ok()?.value;
         for (hit, want) in found.iter_mut().zip(&wanted) {
             *hit |= name == want.as_slice();
         }
     }
-    Some(found)
+    Some((found, count))
 }
 
 /// The largest UDP payload over IPv4: a translation that would not fit is relayed as it came.
@@ -102,15 +106,18 @@ pub enum Untranslatable {
     TrapOidTooLong,
     /// The translation would be larger than [`MAX_UDP_PAYLOAD`].
     TooLarge,
+    /// The translation would hold more than [`MAX_VARBINDS`] bindings (which no decoder here takes).
+    TooManyBindings,
 }
 
 impl Untranslatable {
-    pub const ALL: [Untranslatable; 5] = [
+    pub const ALL: [Untranslatable; 6] = [
         Untranslatable::Malformed,
         Untranslatable::GenericTrapOutOfRange,
         Untranslatable::SpecificTrapOutOfRange,
         Untranslatable::TrapOidTooLong,
         Untranslatable::TooLarge,
+        Untranslatable::TooManyBindings,
     ];
 
     /// The name forward counts it under.
@@ -121,6 +128,7 @@ impl Untranslatable {
             Untranslatable::SpecificTrapOutOfRange => "specific_trap_out_of_range",
             Untranslatable::TrapOidTooLong => "trap_oid_too_long",
             Untranslatable::TooLarge => "too_large",
+            Untranslatable::TooManyBindings => "too_many_bindings",
         }
     }
 }
@@ -177,7 +185,7 @@ fn translate(
     let original = r
         .expect(SEQUENCE, "snmp: varbinds")
         .map_err(|_| Untranslatable::Malformed)?;
-    let [has_address, has_community, has_enterprise] = names(
+    let ([has_address, has_community, has_enterprise], count) = names(
         original,
         [
             &SNMP_TRAP_ADDRESS_0[..],
@@ -186,6 +194,13 @@ fn translate(
         ],
     )
     .ok_or(Untranslatable::Malformed)?;
+    let added = [has_address, has_community, has_enterprise]
+        .iter()
+        .filter(|&&has| !has)
+        .count();
+    if count + 2 + added > MAX_VARBINDS {
+        return Err(Untranslatable::TooManyBindings);
+    }
     let id = request_id();
     // error-status and error-index: a notification has none (0).
     let fields = |o: &mut Vec<u8>| {
@@ -243,6 +258,7 @@ fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snmp::ber::tag::NULL;
     use crate::snmp::{PduKind, Value, Version};
 
     const V1: &[u8] = include_bytes!("../../tests/data/snmp/v1.bin");
@@ -512,6 +528,75 @@ mod tests {
         assert_eq!(v1_to_v2c(&near, || 1), Some(Err(Untranslatable::TooLarge)));
         let fits = v1_to_v2c(&big_v1_trap(MAX_UDP_PAYLOAD - 200), || 1);
         assert!(fits.unwrap().unwrap().len() <= MAX_UDP_PAYLOAD);
+    }
+
+    /// A v1 trap with `n` bindings; the first `carried` of them are the RFC 3584 ones.
+    fn v1_trap_with_bindings(n: usize, carried: usize) -> Vec<u8> {
+        let rfc3584 = [
+            &SNMP_TRAP_ADDRESS_0[..],
+            &SNMP_TRAP_COMMUNITY_0,
+            &SNMP_TRAP_ENTERPRISE_0,
+        ];
+        let mut out = Vec::new();
+        write::nested(&mut out, SEQUENCE, |m| {
+            write::integer(m, INTEGER, 0);
+            write::tlv(m, OCTET_STRING, b"public");
+            write::nested(m, TRAP_V1, |p| {
+                write::oid(p, &[1, 3, 6, 1, 4, 1, 8072]);
+                write::tlv(p, IP_ADDRESS, &[127, 0, 0, 9]);
+                write::integer(p, INTEGER, 6);
+                write::integer(p, INTEGER, 1);
+                write::unsigned(p, TIMETICKS, 1);
+                write::nested(p, SEQUENCE, |l| {
+                    for i in 0..n {
+                        let name: &[u32] = match rfc3584.get(i).filter(|_| i < carried) {
+                            Some(oid) => oid,
+                            None => &[1, 3, 6, 1, 2, 1, 1, 5, 0],
+                        };
+                        varbind(l, name, |v| write::tlv(v, NULL, &[]));
+                    }
+                });
+            });
+        });
+        out
+    }
+
+    #[test]
+    fn a_translation_stays_within_the_bindings_a_decoder_takes() {
+        // 2 + 1019 + 3 = 1024 bindings: translated; one more and it would not decode
+        let v2 = translated(&v1_trap_with_bindings(MAX_VARBINDS - 5, 0), 1);
+        assert_eq!(v2.pdu.varbinds.len(), MAX_VARBINDS);
+        let over = v1_trap_with_bindings(MAX_VARBINDS - 4, 0);
+        assert_eq!(
+            v1_to_v2c(&over, || 1),
+            Some(Err(Untranslatable::TooManyBindings))
+        );
+        // carrying the three RFC 3584 bindings leaves room for three others
+        let carried = translated(&v1_trap_with_bindings(MAX_VARBINDS - 2, 3), 1);
+        assert_eq!(carried.pdu.varbinds.len(), MAX_VARBINDS);
+        // snmpTrapAddress.0 for a v2c trap holding as many bindings as a decoder takes: left as it is
+        let full = with_trap_address(V2, Ipv4Addr::LOCALHOST).unwrap();
+        assert!(decode(&full).pdu.varbinds.len() < MAX_VARBINDS);
+        let v2_full = {
+            let mut out = Vec::new();
+            write::nested(&mut out, SEQUENCE, |m| {
+                write::integer(m, INTEGER, 1);
+                write::tlv(m, OCTET_STRING, b"public");
+                write::nested(m, TRAP_V2, |p| {
+                    (0..3).for_each(|_| write::integer(p, INTEGER, 0));
+                    write::nested(p, SEQUENCE, |l| {
+                        for _ in 0..MAX_VARBINDS {
+                            varbind(l, &[1, 3, 6, 1, 2, 1, 1, 5, 0], |v| {
+                                write::tlv(v, NULL, &[])
+                            });
+                        }
+                    });
+                });
+            });
+            out
+        };
+        assert_eq!(decode(&v2_full).pdu.varbinds.len(), MAX_VARBINDS);
+        assert_eq!(with_trap_address(&v2_full, Ipv4Addr::LOCALHOST), None);
     }
 
     #[test]
