@@ -41,13 +41,15 @@ fn parts(p: &[u8]) -> Option<Parts<'_>> {
     })
 }
 
-/// A v2c trap or inform with snmpTrapAddress.0 = `exporter` appended; `None` when `p` is something else, or
-/// already names the address.
+/// A v2c trap or inform with snmpTrapAddress.0 = `exporter` appended; `None` when `p` is something else,
+/// does not decode (it is then relayed as it came, not made into another malformed message), or already
+/// names the address.
 pub fn with_trap_address(p: &[u8], exporter: Ipv4Addr) -> Option<Vec<u8>> {
     let m = parts(p)?;
     if m.version != 1 || !matches!(m.pdu.tag, TRAP_V2 | INFORM) {
         return None;
     }
+    parse(p, &mut Usm::default()).ok()?;
     let mut r = m.pdu.reader();
     let head: Vec<Tlv> = (0..3)
         .map(|_| r.integer("snmp: pdu field"))
@@ -609,5 +611,26 @@ mod tests {
         for n in 0..V2.len() {
             let _ = with_trap_address(&V2[..n], Ipv4Addr::LOCALHOST);
         }
+    }
+
+    #[test]
+    fn a_v2c_trap_that_does_not_decode_gets_no_trap_address() {
+        // bytes after a binding's value (as a fuzzer found): relayed as it came, not made longer
+        let mut p = Vec::new();
+        write::nested(&mut p, SEQUENCE, |m| {
+            write::integer(m, INTEGER, 1);
+            write::tlv(m, OCTET_STRING, b"public");
+            write::nested(m, TRAP_V2, |pdu| {
+                (0..3).for_each(|_| write::integer(pdu, INTEGER, 0));
+                write::nested(pdu, SEQUENCE, |l| {
+                    varbind(l, &SYS_UPTIME_0, |v| {
+                        write::unsigned(v, TIMETICKS, 1);
+                        write::integer(v, INTEGER, 0);
+                    });
+                });
+            });
+        });
+        assert!(parse(&p, &mut Usm::default()).is_err());
+        assert_eq!(with_trap_address(&p, Ipv4Addr::LOCALHOST), None);
     }
 }
