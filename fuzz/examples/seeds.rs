@@ -299,6 +299,8 @@ fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
     }
     for (name, bytes) in vectors(&data.join("snmp")) {
         out.put("snmp", &name, &bytes);
+        // the relay's SNMP rewrites (snmpTrapAddress.0, v1-to-v2c with or without the RFC 3584 bindings)
+        out.put("rewrite", &format!("snmp-{name}"), &bytes);
         out.put(
             "records",
             &format!("snmp-{name}"),

@@ -1,7 +1,9 @@
 //! What forward rewrites from network input: the syslog origin tag, SNMP snmpTrapAddress.0 and v1-to-v2c,
 //! and v9/IPFIX template extraction and replay. Each returns a well-formed result or `None`, never panics:
-//! a tagged syslog message still parses with the same PRI, a rewritten SNMP message still decodes, and the
-//! template-only and replay datagrams decode to exactly the templates they were cut from.
+//! a tagged syslog message still parses with the same PRI, a rewritten SNMP message still decodes (a
+//! translated v1 trap with the request-id it was given and each RFC 3584 binding once, or as often as the
+//! v1 trap carried it), and the template-only and replay datagrams decode to exactly the templates they were
+//! cut from.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -29,12 +31,19 @@ fn syslog(data: &[u8]) {
 }
 
 fn snmp(data: &[u8]) {
-    for out in [rewrite::with_trap_address(data, Ipv4Addr::new(192, 0, 2, 7)), rewrite::v1_to_v2c(data)]
-        .into_iter()
-        .flatten()
-    {
+    if let Some(out) = rewrite::with_trap_address(data, Ipv4Addr::new(192, 0, 2, 7)) {
         let m = parse(&out, &mut Usm::default()).expect("a rewritten message decodes");
         assert!(m.pdu.kind.is_notification());
+    }
+    if let Some(Ok(out)) = rewrite::v1_to_v2c(data, || 7) {
+        let m = parse(&out, &mut Usm::default()).expect("a translated message decodes");
+        assert!(m.pdu.kind.is_notification());
+        assert_eq!(m.pdu.request_id, Some(7));
+        let v1 = parse(data, &mut Usm::default()).expect("a translated v1 trap decodes");
+        let count = |m: &wire::snmp::Message, oid: &[u32]| m.pdu.varbinds.iter().filter(|vb| vb.oid.arcs() == oid).count();
+        for oid in [&rewrite::SNMP_TRAP_ADDRESS_0[..], &rewrite::SNMP_TRAP_COMMUNITY_0, &rewrite::SNMP_TRAP_ENTERPRISE_0] {
+            assert_eq!(count(&m, oid), count(&v1, oid).max(1));
+        }
     }
 }
 

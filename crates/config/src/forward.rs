@@ -71,7 +71,9 @@ pub struct Destination {
     /// `?spoof`, which keeps the sender anyway.
     #[serde(default)]
     pub tag: bool,
-    /// Translate SNMPv1 traps into SNMPv2c (RFC 3584 §3.1, with snmpTrapAddress.0 from the v1 agent-addr).
+    /// Translate SNMPv1 traps into SNMPv2c traps (RFC 3584 §3.1: snmpTrapAddress.0, snmpTrapCommunity.0 and
+    /// snmpTrapEnterprise.0 added where the v1 trap lacks them; each with a request-id of its own). A v1 trap
+    /// that cannot be translated is sent as it came, counted in `v1_untranslated`.
     #[serde(default)]
     pub v1_to_v2c: bool,
     /// Plain UDP: how SNMPv2c informs are delivered. `inform` (default): as an inform of this forwarder's own

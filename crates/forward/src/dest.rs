@@ -13,6 +13,8 @@ use sinks::SinkStats;
 use wire::snmp::PduKind;
 
 use crate::informs::{self, InformRelay};
+use wire::snmp::rewrite::Untranslatable;
+
 use crate::report::DestinationReport;
 
 /// A UDP destination that refused a datagram counts as down this long (then it is tried again).
@@ -205,36 +207,84 @@ pub struct Rewrite {
     pub v1_to_v2c: bool,
 }
 
+/// What a destination's rewrite made of one datagram.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rewritten {
+    /// Sent as it came.
+    Unchanged,
+    /// Sent as these bytes instead.
+    Changed(Vec<u8>),
+    /// A v1 trap sent as it came because it cannot be translated to v2c.
+    Untranslated(Untranslatable),
+}
+
 impl Rewrite {
     pub fn any(self) -> bool {
         self.tag || self.v1_to_v2c
     }
 
-    /// The rewritten datagram, or `None` to send it as it is.
+    /// What to send instead of `p`; a translated v1 trap takes its request-id from `ids`.
     pub fn apply(
         self,
         kind: Option<wire::kind::Kind>,
         exporter: std::net::IpAddr,
         p: &[u8],
-    ) -> Option<Vec<u8>> {
+        ids: &mut RequestIds,
+    ) -> Rewritten {
         use wire::kind::Kind;
         use wire::snmp::rewrite;
         let v4 = match exporter.to_canonical() {
             std::net::IpAddr::V4(a) => Some(a),
             std::net::IpAddr::V6(_) => None,
         };
+        let changed = |c: Option<Vec<u8>>| c.map_or(Rewritten::Unchanged, Rewritten::Changed);
         match kind {
-            Some(Kind::Syslog) if self.tag => wire::syslog::with_origin(p, exporter),
+            Some(Kind::Syslog) if self.tag => changed(wire::syslog::with_origin(p, exporter)),
             Some(Kind::Snmptrap) => {
-                let converted = self.v1_to_v2c.then(|| rewrite::v1_to_v2c(p)).flatten();
+                let converted = match self.v1_to_v2c {
+                    true => rewrite::v1_to_v2c(p, || ids.next()),
+                    false => None,
+                };
                 match (converted, self.tag, v4) {
-                    (Some(c), _, _) => Some(c),
-                    (None, true, Some(a)) => rewrite::with_trap_address(p, a),
-                    _ => None,
+                    (Some(Ok(c)), _, _) => Rewritten::Changed(c),
+                    (Some(Err(why)), _, _) => Rewritten::Untranslated(why),
+                    (None, true, Some(a)) => changed(rewrite::with_trap_address(p, a)),
+                    _ => Rewritten::Unchanged,
                 }
             }
-            _ => None,
+            _ => Rewritten::Unchanged,
         }
+    }
+}
+
+/// Request-ids for v1 traps translated to v2c (a v1 Trap-PDU has none to keep). One sequence per
+/// forwarder, shared by its destinations, so a receiver that several destinations point at never sees one
+/// twice from this forwarder's port: it counts up through 1..=2^31-1 and wraps to 1 (never 0, never negative),
+/// from a random start, so a restarted forwarder does not repeat the ids it sent just before.
+#[derive(Debug, Clone)]
+pub struct RequestIds(i32);
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        // std's per-process random hash keys: a random start without a dependency for one number
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        RequestIds::starting_at((random % i32::MAX as u64) as i32 + 1)
+    }
+}
+
+impl RequestIds {
+    /// A sequence whose first id is `first` (taken into 1..=2^31-1).
+    pub fn starting_at(first: i32) -> Self {
+        RequestIds(first.clamp(1, i32::MAX))
+    }
+
+    pub fn next(&mut self) -> i32 {
+        let id = self.0;
+        self.0 = if id == i32::MAX { 1 } else { id + 1 };
+        id
     }
 }
 

@@ -20,7 +20,7 @@ use runtime::histogram::Histogram;
 use wire::classify::{Mismatch, FLAG_MISMATCHED};
 use wire::kind::Kind;
 
-use dest::{Dest, Item};
+use dest::{Dest, Item, RequestIds, Rewritten};
 use group::{GroupState, Pick};
 use route::{Facts, Router, Target, Verdict};
 
@@ -137,6 +137,8 @@ pub struct Forwarder {
     group_names: Vec<String>,
     router: Router,
     latency: Histogram,
+    /// Request-ids of v1 traps translated to v2c, kept across reloads.
+    request_ids: RequestIds,
     /// Capture timestamps of the batch's routed envelopes, for the latency histogram.
     stamps: Vec<u64>,
     report: ForwardReport,
@@ -278,14 +280,29 @@ impl Forwarder {
             }
             if dest.keep() {
                 let rewritten = match dest.rewrite.any() {
-                    true => dest.rewrite.apply(e.kind(), e.src(), e.payload()),
-                    false => None,
+                    true => {
+                        let ids = &mut self.request_ids;
+                        dest.rewrite.apply(e.kind(), e.src(), e.payload(), ids)
+                    }
+                    false => Rewritten::Unchanged,
                 };
-                dest.report.rewritten += u64::from(rewritten.is_some());
-                let base = rewritten.as_deref().unwrap_or(e.payload());
-                let rewritten = dest.inform_copy(e.flags(), base).or(rewritten);
-                dest.pending
-                    .push((src, rewritten.map_or(Item::Batch(i), Item::Owned)));
+                let item = match rewritten {
+                    Rewritten::Unchanged => Item::Batch(i),
+                    Rewritten::Changed(bytes) => {
+                        dest.report.rewritten += 1;
+                        Item::Owned(bytes)
+                    }
+                    Rewritten::Untranslated(why) => {
+                        *dest.report.v1_untranslated.entry(why.name()).or_default() += 1;
+                        Item::Batch(i)
+                    }
+                };
+                // an inform goes as this forwarder's own (or as a trap), whatever rewrite it had
+                let inform = match &item {
+                    Item::Owned(bytes) => dest.inform_copy(e.flags(), bytes),
+                    Item::Batch(_) => dest.inform_copy(e.flags(), e.payload()),
+                };
+                dest.pending.push((src, inform.map_or(item, Item::Owned)));
                 continue;
             }
             dest.report.sampled_out += 1;
@@ -521,5 +538,96 @@ mod tests {
             f.prepare(&cfg(vec![])),
             Err(ForwardError::NoDestination)
         ));
+    }
+
+    #[test]
+    fn v1_traps_translate_with_unique_request_ids_or_pass_counted() {
+        const V1: &[u8] = include_bytes!("../../wire/tests/data/snmp/v1.bin");
+        const V1_RFC3584: &[u8] = include_bytes!("../../wire/tests/data/snmp/v1_rfc3584.bin");
+        const V1_GENERIC7: &[u8] = include_bytes!("../../wire/tests/data/snmp/v1_generic7.bin");
+        const V1_NEGATIVE: &[u8] =
+            include_bytes!("../../wire/tests/data/snmp/v1_negative_specific.bin");
+        const V2: &[u8] = include_bytes!("../../wire/tests/data/snmp/v2.bin");
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let url = format!("snmptrap=udp://{}", receiver.local_addr().unwrap());
+        let cfg = ForwardConfig {
+            destination: vec![Destination {
+                v1_to_v2c: true,
+                ..parse_to(&url).unwrap()
+            }],
+            ..ForwardConfig::default()
+        };
+        let mut f = Forwarder::open(&cfg).unwrap();
+        f.request_ids = RequestIds::starting_at(i32::MAX - 1);
+        let sent = [V1, V1_RFC3584, V1_GENERIC7, V1_NEGATIVE, V2];
+        let bodies: Vec<Vec<u8>> = sent
+            .iter()
+            .map(|p| {
+                let mut h = envelope::Header::for_kind(Kind::Snmptrap);
+                h.src = "127.0.0.41".parse().unwrap();
+                let mut body = Vec::new();
+                h.encode(p, &mut body);
+                body
+            })
+            .collect();
+        struct Delivery<'a>(Envelope<&'a [u8]>);
+        impl<'a> AsRef<Envelope<&'a [u8]>> for Delivery<'a> {
+            fn as_ref(&self) -> &Envelope<&'a [u8]> {
+                &self.0
+            }
+        }
+        let batch: Vec<_> = bodies
+            .iter()
+            .map(|b| Delivery(Envelope::new_checked(&b[..]).unwrap()))
+            .collect();
+        f.forward(&batch);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        for _ in &sent {
+            let n = receiver.recv(&mut buf).unwrap();
+            got.push(buf[..n].to_vec());
+        }
+        let decode = |p: &[u8]| wire::snmp::parse(p, &mut wire::snmp::Usm::default()).unwrap();
+        let ids: Vec<Option<i32>> = got[..3].iter().map(|p| decode(p).pdu.request_id).collect();
+        assert_eq!(
+            ids,
+            [Some(i32::MAX - 1), Some(i32::MAX), Some(1)],
+            "wraps past 0"
+        );
+        assert!(got[..3]
+            .iter()
+            .all(|p| decode(p).pdu.kind == wire::snmp::PduKind::TrapV2));
+        assert_eq!(got[3], V1_NEGATIVE, "untranslatable: sent as it came");
+        assert_eq!(got[4], V2, "not a v1 trap: sent as it came");
+        let r = &f.snapshot().destinations[0];
+        assert_eq!((r.routed, r.rewritten, r.forwarded), (5, 3, 5));
+        assert_eq!(
+            r.v1_untranslated,
+            std::collections::BTreeMap::from([("specific_trap_out_of_range", 1)])
+        );
+    }
+
+    #[test]
+    fn request_ids_are_positive_and_never_repeat_within_a_cycle() {
+        let mut ids = RequestIds::default();
+        let first = ids.next();
+        assert!(first > 0);
+        let mut seen = std::collections::HashSet::from([first]);
+        for _ in 0..10_000 {
+            let id = ids.next();
+            assert!(id > 0 && seen.insert(id), "{id}");
+        }
+        assert_eq!(RequestIds::starting_at(0).next(), 1);
+        assert_ne!(
+            (0..8)
+                .map(|_| RequestIds::default().next())
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            1,
+            "each forwarder starts somewhere else"
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! `bad_envelope`, `bus_gaps`, `publishers`); conservation: `received = bad_envelope + routed + unrouted +
 //! dropped_by_rule`, and per destination see [`DestinationReport`].
 
+use std::collections::BTreeMap;
+
 use runtime::histogram::Percentiles;
 use runtime::Summary;
 use serde::Serialize;
@@ -22,6 +24,11 @@ pub struct DestinationReport {
     pub templates_sent: u64,
     /// Datagrams sent changed: tagged with their origin, or SNMPv1 translated to v2c.
     pub rewritten: u64,
+    /// `v1_to_v2c`: v1 traps sent as they came because they cannot be translated, per reason (`malformed`,
+    /// `generic_trap_out_of_range`, `specific_trap_out_of_range`, `trap_oid_too_long`, `too_large`,
+    /// `too_many_bindings`). They are sent like any other datagram (counted in `forwarded`, `refused`...):
+    /// not a term of the conservation law.
+    pub v1_untranslated: BTreeMap<&'static str, u64>,
     /// Times this destination came back and got its groups' templates again.
     pub template_replays: u64,
     pub forwarded: u64,
@@ -108,6 +115,10 @@ impl DestinationReport {
                 " responses={} reports={} answers_other={}",
                 self.responses, self.reports, self.answers_other
             );
+        }
+        let untranslated: u64 = self.v1_untranslated.values().sum();
+        if untranslated > 0 {
+            line += &format!(" v1_untranslated={untranslated}");
         }
         if let Some(connected) = self.connected {
             line += &format!(

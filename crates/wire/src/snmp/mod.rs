@@ -34,9 +34,9 @@ const SYS_UP_TIME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
 /// snmpTrapOID.0
 const SNMP_TRAP_OID: [u32; 11] = [1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0];
 /// snmpTraps: the generic v1 traps map to its arcs 1..=6 (RFC 3584 3.1).
-const SNMP_TRAPS: [u32; 9] = [1, 3, 6, 1, 6, 3, 1, 1, 5];
+pub(crate) const SNMP_TRAPS: [u32; 9] = [1, 3, 6, 1, 6, 3, 1, 1, 5];
 /// The v1 generic-trap value enterpriseSpecific.
-const ENTERPRISE_SPECIFIC: i64 = 6;
+pub(crate) const ENTERPRISE_SPECIFIC: i64 = 6;
 
 /// Why a datagram was not decoded. All but `Malformed` are worth a counter of their own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
