@@ -173,14 +173,10 @@ impl Message {
 
 /// RFC 3584 3.1: generic traps 0..=5 are snmpTraps.(generic + 1); enterpriseSpecific is
 /// enterprise.0.specific-trap.
+/// The snmpTrapOID of a v1 trap: the one its RFC 3584 translation carries (one rule for decode, routing and
+/// forward's translation; generic-trap 7 and up give snmpTraps.8 and up).
 fn v1_trap_oid(t: &V1Trap) -> Option<Oid> {
-    match t.generic_trap {
-        g @ 0..=5 => Oid::new([&SNMP_TRAPS[..], &[g as u32 + 1]].concat()),
-        ENTERPRISE_SPECIFIC => t
-            .enterprise
-            .extended(&[0, u32::try_from(t.specific_trap).ok()?]),
-        _ => None,
-    }
+    rewrite::translated_trap_oid(t).ok()
 }
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ impl Untranslatable {
 /// enterpriseSpecific(6); snmpTraps.(generic-trap + 1) otherwise. The RFC names only 0..=5 (coldStart ..
 /// egpNeighborLoss); generic-trap values from 7 up follow the same arithmetic, as Net-SNMP's converter does
 /// (7 gives snmpTraps.8), so a receiver still sees which value was sent.
-fn translated_trap_oid(t: &V1Trap) -> Result<Oid, Untranslatable> {
+pub(crate) fn translated_trap_oid(t: &V1Trap) -> Result<Oid, Untranslatable> {
     if t.generic_trap == ENTERPRISE_SPECIFIC {
         let specific =
             u32::try_from(t.specific_trap).map_err(|_| Untranslatable::SpecificTrapOutOfRange)?;

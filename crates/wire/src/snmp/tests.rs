@@ -134,8 +134,9 @@ fn v1_generic_traps_map_to_snmp_traps() {
         Some(oid("1.3.6.1.6.3.1.1.5.6")),
         "egpNeighborLoss"
     );
-    assert_eq!(with_generic(7), None);
-    assert_eq!(with_generic(0x7f), None);
+    // past the RFC's 0..=5, the same arithmetic as forward's v1-to-v2c translation (Net-SNMP's too)
+    assert_eq!(with_generic(7), Some(oid("1.3.6.1.6.3.1.1.5.8")));
+    assert_eq!(with_generic(0x7f), Some(oid("1.3.6.1.6.3.1.1.5.128")));
 }
 
 #[test]
