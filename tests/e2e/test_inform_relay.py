@@ -52,8 +52,9 @@ def test_informs_from_a_capture_reach_the_receiver_and_its_responses_are_counted
     assert all(r.returncode != 0 for r in sent), [r.stdout + r.stderr for r in sent]
 
 
-def inform_v2c(request_id, value):
-    """A v2c InformRequest (community public) with sysUpTime.0, snmpTrapOID.0 and one integer varbind."""
+def inform_v2c(request_id, value, pdu_tag=0xa6):
+    """A v2c InformRequest (community public) with sysUpTime.0, snmpTrapOID.0 and one integer varbind (with
+    pdu_tag=0xa7, the same as a trap)."""
     def tlv(tag, body):
         assert len(body) < 128
         return bytes([tag, len(body)]) + body
@@ -63,7 +64,7 @@ def inform_v2c(request_id, value):
     uptime = tlv(0x30, tlv(0x06, bytes.fromhex("2b06010201010300")) + tlv(0x43, b"\x05"))
     trap_oid = tlv(0x30, tlv(0x06, bytes.fromhex("2b060106030101040100")) + tlv(0x06, bytes.fromhex("2b06010401c22403")))
     extra = tlv(0x30, tlv(0x06, bytes.fromhex("2b06010401c2240302")) + integer(value))
-    pdu = tlv(0xa6, integer(request_id) + integer(0) + integer(0) + tlv(0x30, uptime + trap_oid + extra))
+    pdu = tlv(pdu_tag, integer(request_id) + integer(0) + integer(0) + tlv(0x30, uptime + trap_oid + extra))
     return tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, b"public") + pdu)
 
 
@@ -199,3 +200,51 @@ informs = "trap"
 
 def by_name(stats, name):
     return next(d for d in stats["destinations"] if d["name"] == name)
+
+
+def test_a_flood_of_informs_to_a_dead_receiver_never_holds_up_traps(sekiwake, tmp_path):
+    """5000 informs for a receiver that never answers (more than the 4096 kept in flight) and 200 traps: the
+    other destination gets every one, the dead one's informs are bounded and given up, capture acknowledges
+    every inform."""
+    informs, traps = 5000, 200
+    dead = free_port("udp")
+    sink = UdpSink(tmp_path / "sink", count=informs + traps, timeout=30, idle=5, rcvbuf=16 << 20).start()
+    conf = tmp_path / "forward.toml"
+    conf.write_text(f"""
+[[forward.destination]]
+name = "dead"
+url = "udp://127.0.0.1:{dead}"
+kinds = ["snmptrap"]
+inform_timeout_ms = 200
+inform_sends = 2
+
+[[forward.destination]]
+name = "live"
+url = "{sink.url}"
+kinds = ["snmptrap"]
+informs = "trap"
+""")
+    port = free_port("udp")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    fwd = sekiwake.forward(bus, [], config=conf)
+    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"snmptrap": port}, publish=bus,
+                           wait_subscribers=1, wait_ready=False)
+    time.sleep(1.0)  # slow joiner
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i in range(informs):
+            s.sendto(inform_v2c(i + 1, i), ("127.0.0.1", port))
+            if i % (informs // traps) == 0:
+                s.sendto(inform_v2c(0, i, pdu_tag=0xa7), ("127.0.0.1", port))
+            if i % 500 == 499:
+                time.sleep(0.05)  # within the listener's and the bus's buffers
+    got = sink.results()
+    stats = fwd.wait_stats(lambda st: by_name(st, "dead")["informs_given_up"] >= informs, timeout=20)
+    fwd_rc, stats = fwd.terminate()
+    cap_rc, cap_stats = cap.terminate()
+
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
+    assert (cap_stats["informs_received"], cap_stats["informs_acknowledged"]) == (informs, informs), cap_stats
+    assert len(got) == informs + traps, f"live got {len(got)}: {by_name(stats, 'live')}"
+    d = by_name(stats, "dead")
+    assert (d["informs_sent"], d["informs_given_up"], d["informs_in_flight"]) == (informs, informs, 0), d
+    assert d["informs_acknowledged"] == 0
