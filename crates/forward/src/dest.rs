@@ -98,8 +98,10 @@ impl Outlet for UdpSink {
         let payloads: Vec<&[u8]> = items.iter().map(|(_, p)| *p).collect();
         UdpSink::send(self, &payloads);
     }
+    /// Refusals, and unreachable reports read with the answers: either says the destination is down.
     fn refused(&self) -> u64 {
-        self.stats().refused
+        let s = self.stats();
+        s.refused + s.unreachable_reports
     }
     fn receive(&mut self, seen: &mut dyn FnMut(&[u8])) {
         UdpSink::receive(self, MAX_ANSWERS_PER_READ, seen);
@@ -378,8 +380,13 @@ impl Dest {
     /// Reads what the destination sent back, then sends again the informs whose time has come.
     pub fn read_answers(&mut self) {
         let (relay, report) = (&mut self.informs, &mut self.report);
+        let refused_before = self.sink.refused();
         self.sink
             .receive(&mut |p| count_answer(report, relay.as_mut(), p));
+        if self.sink.refused() > refused_before {
+            // an ICMP unreachable read with the answers says the destination is down, as a refused send does
+            self.last_refusal = Some(Instant::now());
+        }
         let Some(relay) = self.informs.as_mut() else {
             return;
         };

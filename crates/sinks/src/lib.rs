@@ -22,4 +22,7 @@ pub struct SinkStats {
     /// Spoofing only: the original source's address family differs from the destination's (an IPv6 exporter
     /// cannot be spoofed towards an IPv4 collector).
     pub wrong_family: u64,
+    /// UDP: ICMP unreachable reports read while reading what the destination sent back (they concern
+    /// datagrams already counted as forwarded; the destination looks down all the same).
+    pub unreachable_reports: u64,
 }

@@ -88,8 +88,8 @@ impl UdpSink {
     /// Reads what the destination sent back to our source port, without blocking, at most `max` datagrams,
     /// each handed to `seen`. Collectors of syslog and flows send nothing; an SNMP receiver answers an inform
     /// with a Response (and an SNMPv3 engine discovery with a Report): unread, they would fill the socket's
-    /// receive queue without a word. A pending ICMP unreachable read here is counted as `refused`, as the next
-    /// send would have.
+    /// receive queue without a word. A pending ICMP unreachable read here is counted apart
+    /// (`unreachable_reports`): it no longer fails the next send, so no datagram is refused for it.
     pub fn receive(&mut self, max: usize, seen: &mut dyn FnMut(&[u8])) -> usize {
         if self.answer.is_empty() {
             self.answer = vec![0; 65536];
@@ -105,7 +105,7 @@ impl UdpSink {
                     seen(&self.answer[..n]);
                     got += 1;
                 }
-                Err(Errno::ECONNREFUSED) => self.stats.refused += 1,
+                Err(Errno::ECONNREFUSED) => self.stats.unreachable_reports += 1,
                 Err(Errno::EINTR) => {}
                 Err(_) => break,
             }
