@@ -68,10 +68,11 @@ def inform_v2c(request_id, value, pdu_tag=0xa6):
     return tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, b"public") + pdu)
 
 
-def listener_relay(sekiwake, receiver):
+def listener_relay(sekiwake, to=(), config=None):
+    """capture --listen -> bus -> forward (to: --to destinations, config: a forward configuration file)."""
     port = free_port("udp")
     bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    fwd = sekiwake.forward(bus, {"snmptrap": f"udp://127.0.0.1:{receiver.port}"})
+    fwd = sekiwake.forward(bus, to, config=config)
     cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"snmptrap": port}, publish=bus,
                            wait_subscribers=1, wait_ready=False)
     time.sleep(1.0)  # slow joiner
@@ -82,7 +83,7 @@ def test_informs_to_the_listener_are_acknowledged_on_the_first_try_and_delivered
     require_programs("snmpinform", "snmptrapd")
     receiver = Snmptrapd(tmp_path / "snmptrapd").start()
     try:
-        port, cap, fwd = listener_relay(sekiwake, receiver)
+        port, cap, fwd = listener_relay(sekiwake, {"snmptrap": f"udp://127.0.0.1:{receiver.port}"})
         sent = [snmptrap(port, "2c", [("1.3.6.1.4.1.8072.2.3.2.1", "i", i)], inform=True) for i in range(3)]
         fwd.wait_stats(lambda s: fwd.destination(s, f"udp://127.0.0.1:{receiver.port}")["responses"] >= 3,
                        timeout=10)
@@ -107,7 +108,7 @@ def test_a_retried_inform_is_acknowledged_again_but_delivered_once(sekiwake, tmp
     require_programs("snmptrapd")
     receiver = Snmptrapd(tmp_path / "snmptrapd").start()
     try:
-        port, cap, fwd = listener_relay(sekiwake, receiver)
+        port, cap, fwd = listener_relay(sekiwake, {"snmptrap": f"udp://127.0.0.1:{receiver.port}"})
         inform = inform_v2c(0x5150, 42)
         answers = []
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -160,12 +161,7 @@ url = "{sink.url}"
 kinds = ["snmptrap"]
 informs = "trap"
 """)
-    port = free_port("udp")
-    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    fwd = sekiwake.forward(bus, [], config=conf)
-    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"snmptrap": port}, publish=bus,
-                           wait_subscribers=1, wait_ready=False)
-    time.sleep(1.0)  # slow joiner
+    port, cap, fwd = listener_relay(sekiwake, config=conf)
     inform = inform_v2c(0x0bad, 7)
     receiver = Snmptrapd(tmp_path / "snmptrapd", port=returns_port)
     try:
@@ -224,12 +220,7 @@ url = "{sink.url}"
 kinds = ["snmptrap"]
 informs = "trap"
 """)
-    port = free_port("udp")
-    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
-    fwd = sekiwake.forward(bus, [], config=conf)
-    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"snmptrap": port}, publish=bus,
-                           wait_subscribers=1, wait_ready=False)
-    time.sleep(1.0)  # slow joiner
+    port, cap, fwd = listener_relay(sekiwake, config=conf)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for i in range(informs):
             s.sendto(inform_v2c(i + 1, i), ("127.0.0.1", port))

@@ -155,12 +155,8 @@ impl InformRelay {
 mod tests {
     use super::*;
 
-    /// v2c InformRequest, community "public", request-id 0x1234, sysUpTime.0 = 5.
-    const INFORM: [u8; 37] = [
-        0x30, 0x23, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa6, 0x16,
-        0x02, 0x02, 0x12, 0x34, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0a, 0x30, 0x08, 0x06,
-        0x03, 0x2b, 0x06, 0x01, 0x43, 0x01, 0x05,
-    ];
+    /// A v2c inform captured from Net-SNMP's snmpinform (crates/wire/tests/data/snmp/README).
+    const INFORM: &[u8] = include_bytes!("../../wire/tests/data/snmp/inf.bin");
 
     fn id_of(m: &[u8]) -> i64 {
         let inform = wire::snmp::inform::v2c_inform(m).unwrap();
@@ -171,8 +167,8 @@ mod tests {
     fn resent_with_backoff_until_acknowledged_or_given_up() {
         let (mut relay, mut r) = (InformRelay::default(), DestinationReport::default());
         let t0 = Instant::now();
-        let a = relay.send(&INFORM, t0, &mut r).unwrap();
-        let b = relay.send(&INFORM, t0, &mut r).unwrap();
+        let a = relay.send(INFORM, t0, &mut r).unwrap();
+        let b = relay.send(INFORM, t0, &mut r).unwrap();
         assert_ne!(id_of(&a), id_of(&b), "each its own request-id");
         assert!(relay
             .due(t0 + Duration::from_millis(999), &mut r)
@@ -215,7 +211,7 @@ mod tests {
         let (mut relay, mut r) = (InformRelay::default(), DestinationReport::default());
         let now = Instant::now();
         for _ in 0..MAX_IN_FLIGHT + 10 {
-            relay.send(&INFORM, now, &mut r).unwrap();
+            relay.send(INFORM, now, &mut r).unwrap();
         }
         assert_eq!(relay.in_flight(), MAX_IN_FLIGHT);
         assert_eq!(r.informs_given_up, 10);

@@ -500,8 +500,8 @@ mod tests {
         );
     }
 
-    /// A v1 trap whose one binding holds `filler` bytes.
-    fn big_v1_trap(filler: usize) -> Vec<u8> {
+    /// An enterpriseSpecific v1 trap (community public) whose binding list `bindings` writes.
+    fn v1_trap_with(bindings: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         let mut out = Vec::new();
         write::nested(&mut out, SEQUENCE, |m| {
             write::integer(m, INTEGER, 0);
@@ -512,14 +512,19 @@ mod tests {
                 write::integer(p, INTEGER, 6);
                 write::integer(p, INTEGER, 1);
                 write::unsigned(p, TIMETICKS, 1);
-                write::nested(p, SEQUENCE, |l| {
-                    varbind(l, &[1, 3, 6, 1, 2, 1, 1, 5, 0], |v| {
-                        write::tlv(v, OCTET_STRING, &vec![b'x'; filler])
-                    })
-                });
+                write::nested(p, SEQUENCE, bindings);
             });
         });
         out
+    }
+
+    /// A v1 trap whose one binding holds `filler` bytes.
+    fn big_v1_trap(filler: usize) -> Vec<u8> {
+        v1_trap_with(|l| {
+            varbind(l, &[1, 3, 6, 1, 2, 1, 1, 5, 0], |v| {
+                write::tlv(v, OCTET_STRING, &vec![b'x'; filler])
+            })
+        })
     }
 
     #[test]
@@ -539,28 +544,15 @@ mod tests {
             &SNMP_TRAP_COMMUNITY_0,
             &SNMP_TRAP_ENTERPRISE_0,
         ];
-        let mut out = Vec::new();
-        write::nested(&mut out, SEQUENCE, |m| {
-            write::integer(m, INTEGER, 0);
-            write::tlv(m, OCTET_STRING, b"public");
-            write::nested(m, TRAP_V1, |p| {
-                write::oid(p, &[1, 3, 6, 1, 4, 1, 8072]);
-                write::tlv(p, IP_ADDRESS, &[127, 0, 0, 9]);
-                write::integer(p, INTEGER, 6);
-                write::integer(p, INTEGER, 1);
-                write::unsigned(p, TIMETICKS, 1);
-                write::nested(p, SEQUENCE, |l| {
-                    for i in 0..n {
-                        let name: &[u32] = match rfc3584.get(i).filter(|_| i < carried) {
-                            Some(oid) => oid,
-                            None => &[1, 3, 6, 1, 2, 1, 1, 5, 0],
-                        };
-                        varbind(l, name, |v| write::tlv(v, NULL, &[]));
-                    }
-                });
-            });
-        });
-        out
+        v1_trap_with(|l| {
+            for i in 0..n {
+                let name: &[u32] = match rfc3584.get(i).filter(|_| i < carried) {
+                    Some(oid) => oid,
+                    None => &[1, 3, 6, 1, 2, 1, 1, 5, 0],
+                };
+                varbind(l, name, |v| write::tlv(v, NULL, &[]));
+            }
+        })
     }
 
     #[test]
