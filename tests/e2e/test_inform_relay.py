@@ -102,6 +102,8 @@ def test_informs_to_the_listener_are_acknowledged_on_the_first_try_and_delivered
     assert cap_stats["published"] == 3
     d = fwd.destination(fwd_stats, f"udp://127.0.0.1:{receiver.port}")
     assert (d["responses"], d["informs_sent"], d["informs_acknowledged"], d["informs_retried"]) == (3, 3, 3, 0), d
+    assert "informs_acknowledged=3" in cap.output(), "the log line tells the informs too"
+    assert "informs_sent=3 informs_acknowledged=3" in fwd.output()
 
 
 def test_a_retried_inform_is_acknowledged_again_but_delivered_once(sekiwake, tmp_path):

@@ -116,6 +116,16 @@ impl DestinationReport {
                 self.responses, self.reports, self.answers_other
             );
         }
+        if self.informs_sent > 0 {
+            line += &format!(
+                " informs_sent={} informs_acknowledged={} informs_retried={} informs_given_up={} informs_in_flight={}",
+                self.informs_sent,
+                self.informs_acknowledged,
+                self.informs_retried,
+                self.informs_given_up,
+                self.informs_in_flight
+            );
+        }
         let untranslated: u64 = self.v1_untranslated.values().sum();
         if untranslated > 0 {
             line += &format!(" v1_untranslated={untranslated}");

@@ -222,6 +222,19 @@ impl CaptureReport {
     }
 }
 
+impl CaptureReport {
+    /// The informs part of the log line, when the listener received any.
+    fn informs_line(&self) -> String {
+        match self.informs_received {
+            0 => String::new(),
+            n => format!(
+                " informs_received={n} informs_acknowledged={} informs_duplicate={} informs_not_acknowledged={}",
+                self.informs_acknowledged, self.informs_duplicate, self.informs_not_acknowledged
+            ),
+        }
+    }
+}
+
 impl Summary for CaptureReport {
     fn line(&self) -> String {
         let kinds: Vec<String> = self
@@ -243,7 +256,7 @@ impl Summary for CaptureReport {
             self.fragments_expired,
             self.fragments_dropped,
             self.pcap_dropped + self.pcap_if_dropped,
-        )
+        ) + &self.informs_line()
     }
 }
 
