@@ -235,7 +235,8 @@ def test_a_member_that_comes_back_gets_the_templates_again(sekiwake, daemons, tm
 
     assert fwd_rc == 0, fwd.output()
     late_stats = by_name(stats, "late")
-    assert late_stats["refused"] >= 1, late_stats  # it was down ...
+    # it was down (ICMP unreachable: on a send, or read with the answers forward reads) ...
+    assert late_stats["refused"] + late_stats["unreachable_reports"] >= 1, late_stats
     assert late_stats["template_replays"] >= 1, late_stats  # ... came back, and got the templates again
     assert len(late_flows) > 0, "the member that came back decoded nothing: no templates"
     assert len(up_flows) > len(late_flows), (len(up_flows), len(late_flows))

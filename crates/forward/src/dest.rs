@@ -91,6 +91,7 @@ fn datagram_counters(s: &SinkStats, r: &mut DestinationReport) {
     (r.forwarded, r.refused, r.dropped_full, r.wrong_family) =
         (s.forwarded, s.refused, s.dropped_full, s.wrong_family);
     r.failed = s.failed + r.failed_while_unreachable;
+    r.unreachable_reports = s.unreachable_reports;
 }
 
 impl Outlet for UdpSink {

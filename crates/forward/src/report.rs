@@ -34,6 +34,9 @@ pub struct DestinationReport {
     pub forwarded: u64,
     /// UDP: the destination answered ICMP unreachable.
     pub refused: u64,
+    /// UDP: ICMP unreachable reports read with the destination's answers (they concern datagrams already
+    /// forwarded, so no datagram is refused for them; the destination counts as down all the same).
+    pub unreachable_reports: u64,
     /// UDP: the socket buffer stayed full; TCP/TLS: the queue was full.
     pub dropped_full: u64,
     pub failed: u64,
