@@ -3,7 +3,7 @@
 //! is given up (counted) after the last try. In flight per destination is bounded: past the bound the oldest
 //! is given up, so a destination that never answers costs memory and counters, never the other destinations.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::report::DestinationReport;
@@ -26,10 +26,9 @@ pub struct InformRelay {
     first_timeout: Duration,
     max_sends: u32,
     next_id: i32,
+    /// By request-id: ids are handed out in increasing order, so the first is the oldest (but for the moment
+    /// after the ids wrap past 2^31 - 1).
     in_flight: BTreeMap<i32, InFlight>,
-    /// Request-ids in the order they were first sent (the oldest goes first when the bound is reached);
-    /// acknowledged ones are skipped when met.
-    order: VecDeque<i32>,
 }
 
 impl Default for InformRelay {
@@ -46,7 +45,6 @@ impl InformRelay {
             max_sends: max_sends.max(1),
             next_id: 0,
             in_flight: BTreeMap::new(),
-            order: VecDeque::new(),
         }
     }
 
@@ -71,7 +69,6 @@ impl InformRelay {
                 sends: 1,
             },
         );
-        self.order.push_back(id);
         r.informs_sent += 1;
         Some(message)
     }
@@ -108,7 +105,6 @@ impl InformRelay {
             self.in_flight.remove(&id);
             r.informs_given_up += 1;
         }
-        self.trim_order();
         resend
     }
 
@@ -127,26 +123,8 @@ impl InformRelay {
     }
 
     fn give_up_oldest(&mut self, r: &mut DestinationReport) {
-        while let Some(id) = self.order.pop_front() {
-            if self.in_flight.remove(&id).is_some() {
-                r.informs_given_up += 1;
-                return;
-            }
-        }
-    }
-
-    /// Drops ids from the front of `order` that are no longer in flight, so it stays about as long as the map.
-    fn trim_order(&mut self) {
-        while self
-            .order
-            .front()
-            .is_some_and(|id| !self.in_flight.contains_key(id))
-        {
-            self.order.pop_front();
-        }
-        if self.order.len() > 2 * MAX_IN_FLIGHT {
-            let live = &self.in_flight;
-            self.order.retain(|id| live.contains_key(id));
+        if self.in_flight.pop_first().is_some() {
+            r.informs_given_up += 1;
         }
     }
 }

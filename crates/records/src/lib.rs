@@ -53,30 +53,15 @@ impl Stamp {
             return Stamp::new(ns);
         }
         let mut b = last.0;
-        let mut us = ns / 1000 % 1_000_000;
-        for i in (20..26).rev() {
-            b[i] = b'0' + (us % 10) as u8;
-            us /= 10;
-        }
+        value::put_digits(&mut b[20..26], ns / 1000 % 1_000_000);
         Stamp(b)
     }
 
     pub fn new(ns: u64) -> Self {
         let (y, mo, d, h, mi, s, us) = wire::timefmt::civil(ns);
         let mut b = *b"0000-00-00T00:00:00.000000Z";
-        let mut put = |at: usize, width: usize, mut v: u64| {
-            for i in (at..at + width).rev() {
-                b[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, y as u64);
-        put(5, 2, u64::from(mo));
-        put(8, 2, u64::from(d));
-        put(11, 2, u64::from(h));
-        put(14, 2, u64::from(mi));
-        put(17, 2, u64::from(s));
-        put(20, 6, u64::from(us));
+        value::put_date_time(&mut b, (y, mo, d, h, mi, s));
+        value::put_digits(&mut b[20..26], u64::from(us));
         Stamp(b)
     }
 

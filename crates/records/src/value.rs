@@ -103,12 +103,7 @@ impl Time {
             len: 0,
         };
         let b = &mut t.buf;
-        put_digits(&mut b[0..4], y as u64);
-        put_digits(&mut b[5..7], u64::from(mo));
-        put_digits(&mut b[8..10], u64::from(d));
-        put_digits(&mut b[11..13], u64::from(h));
-        put_digits(&mut b[14..16], u64::from(mi));
-        put_digits(&mut b[17..19], u64::from(s));
+        put_date_time(b, (y, mo, d, h, mi, s));
         let digits = usize::from(self.digits.min(9));
         let mut end = 19;
         if digits > 0 {
@@ -135,8 +130,16 @@ impl TimeText {
     }
 }
 
+/// Writes `yyyy-mm-ddThh:mm:ss` digits into the first 19 bytes of `out`, whose separators are already there.
+pub(crate) fn put_date_time(out: &mut [u8], (y, mo, d, h, mi, s): (i64, u32, u32, u32, u32, u32)) {
+    put_digits(&mut out[0..4], y as u64);
+    for (at, v) in [(5, mo), (8, d), (11, h), (14, mi), (17, s)] {
+        put_digits(&mut out[at..at + 2], u64::from(v));
+    }
+}
+
 /// Writes `v` in decimal into `out`, zero-padded to its length (higher digits dropped).
-fn put_digits(out: &mut [u8], mut v: u64) {
+pub(crate) fn put_digits(out: &mut [u8], mut v: u64) {
     for c in out.iter_mut().rev() {
         *c = b'0' + (v % 10) as u8;
         v /= 10;

@@ -18,21 +18,8 @@ pub struct Inform {
 /// The [`Inform`] of a v2c InformRequest; `None` for anything else (another version or PDU, a header that does
 /// not read, an error field that is not 0).
 pub fn v2c_inform(p: &[u8]) -> Option<Inform> {
-    let msg = ber::peek(p, 0)?;
-    if msg.tag != tag::SEQUENCE || msg.start.checked_add(msg.len)? > p.len() {
-        return None;
-    }
-    let version = ber::peek(p, msg.start)?;
-    if version.tag != tag::INTEGER || p.get(version.start..version.start + version.len)? != [1] {
-        return None;
-    }
-    let community = ber::peek(p, version.start + version.len)?;
-    if community.tag != tag::OCTET_STRING {
-        return None;
-    }
-    let pdu_at = community.start.checked_add(community.len)?;
-    let pdu = ber::peek(p, pdu_at)?;
-    if pdu.tag != tag::INFORM {
+    let (version, at_pdu, pdu) = pdu_at(p)?;
+    if version != V2C || pdu.tag != tag::INFORM {
         return None;
     }
     let mut at = pdu.start;
@@ -50,39 +37,38 @@ pub fn v2c_inform(p: &[u8]) -> Option<Inform> {
         return None;
     }
     let mut response = p.to_vec();
-    response[pdu_at] = tag::RESPONSE;
+    response[at_pdu] = tag::RESPONSE;
     Some(Inform {
         response,
         request_id,
     })
 }
 
-/// Where a v1/v2c message's PDU starts, its tag, and where the PDU's contents start.
-fn pdu_at(p: &[u8]) -> Option<(usize, ber::Header)> {
+/// The version field of a v2c message.
+const V2C: u8 = 1;
+
+/// A v1/v2c message's version, where its PDU starts, and the PDU's header (tag, where its contents start).
+fn pdu_at(p: &[u8]) -> Option<(u8, usize, ber::Header)> {
     let msg = ber::peek(p, 0)?;
     if msg.tag != tag::SEQUENCE || msg.start.checked_add(msg.len)? > p.len() {
         return None;
     }
     let version = ber::peek(p, msg.start)?;
-    if version.tag != tag::INTEGER
-        || !matches!(
-            p.get(version.start..version.start + version.len)?,
-            [0] | [1]
-        )
-    {
-        return None;
-    }
+    let v = match p.get(version.start..version.start + version.len)? {
+        [v @ (0 | 1)] if version.tag == tag::INTEGER => *v,
+        _ => return None,
+    };
     let community = ber::peek(p, version.start + version.len)?;
     if community.tag != tag::OCTET_STRING {
         return None;
     }
     let at = community.start.checked_add(community.len)?;
-    Some((at, ber::peek(p, at)?))
+    Some((v, at, ber::peek(p, at)?))
 }
 
 /// The request-id of a v1/v2c Response (what a receiver acknowledging an inform sends back).
 pub fn response_id(p: &[u8]) -> Option<i64> {
-    let (_, pdu) = pdu_at(p)?;
+    let (_, _, pdu) = pdu_at(p)?;
     let id = ber::peek(p, pdu.start)?;
     let bytes = p.get(id.start..id.start.checked_add(id.len)?)?;
     (pdu.tag == tag::RESPONSE && id.tag == tag::INTEGER)
@@ -94,8 +80,8 @@ pub fn response_id(p: &[u8]) -> Option<i64> {
 /// the receiver's Response names exactly one inform in flight. The rest of the message is kept byte for
 /// byte; only the lengths around the request-id are encoded again.
 pub fn with_request_id(p: &[u8], request_id: i32) -> Option<Vec<u8>> {
-    let (at, pdu) = pdu_at(p)?;
-    if pdu.tag != tag::INFORM {
+    let (version, at, pdu) = pdu_at(p)?;
+    if version != V2C || pdu.tag != tag::INFORM {
         return None;
     }
     let id = ber::peek(p, pdu.start)?;
@@ -117,8 +103,8 @@ pub fn with_request_id(p: &[u8], request_id: i32) -> Option<Vec<u8>> {
 
 /// A v2c InformRequest as a v2c Trap (same request-id and varbinds), for a destination that takes traps.
 pub fn as_trap(p: &[u8]) -> Option<Vec<u8>> {
-    let (at, pdu) = pdu_at(p)?;
-    (pdu.tag == tag::INFORM).then(|| {
+    let (version, at, pdu) = pdu_at(p)?;
+    (version == V2C && pdu.tag == tag::INFORM).then(|| {
         let mut out = p.to_vec();
         out[at] = tag::TRAP_V2;
         out
