@@ -137,9 +137,15 @@ impl Sources {
         let Sources::Live { listeners, .. } = self else {
             return None;
         };
-        let l = listeners
-            .iter()
-            .find(|l| l.local().port() == local.port())?;
+        // Prefer the listener of `to`'s family: an IPv4 and an IPv6 wildcard listener may share the port.
+        let on_port = || {
+            listeners
+                .iter()
+                .filter(|l| l.local().port() == local.port())
+        };
+        let l = on_port()
+            .find(|l| l.local().is_ipv4() == to.is_ipv4())
+            .or_else(|| on_port().next())?;
         Some(l.answer(to, payload))
     }
 
