@@ -235,6 +235,8 @@ fn bound_drops_the_excess_and_delivers_the_rest_after_restart() {
     };
     let mut cfg = StreamConfig::parse(&format!("tcp://127.0.0.1:{}", rs.port)).unwrap();
     cfg.queue_messages = 100;
+    // The point is the bound, not the backoff: retry often so that delivery follows rsyslog's start closely.
+    cfg.backoff_max = Duration::from_millis(250);
     let sink = StreamSink::start(cfg).unwrap();
     let accepted = (0..150).filter(|&i| sink.offer(&message(i, false))).count();
     let st = sink.stats();
@@ -244,7 +246,13 @@ fn bound_drops_the_excess_and_delivers_the_rest_after_restart() {
     );
     rs.start();
     let got = rs.wait_records(100, WAIT);
-    assert_eq!(got, (0..100).map(|i| message(i, false)).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        (0..100).map(|i| message(i, false)).collect::<Vec<_>>(),
+        "sink {:?}; rsyslogd: {}",
+        sink.stats(),
+        rs.stderr()
+    );
     let st = sink.shutdown(Duration::from_secs(2));
     assert_eq!(
         (

@@ -154,8 +154,7 @@ impl Rsyslog {
         let until = Instant::now() + Duration::from_secs(10);
         while !listening(self.port) {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                let err = fs::read_to_string(self.dir.join("rsyslogd.err")).unwrap_or_default();
-                panic!("rsyslogd exited ({st}): {err}");
+                panic!("rsyslogd exited ({st}): {}", self.stderr());
             }
             assert!(
                 Instant::now() < until,
@@ -199,6 +198,11 @@ impl Rsyslog {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// What rsyslogd wrote to its standard error (for failure messages).
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.join("rsyslogd.err")).unwrap_or_default()
     }
 
     pub fn log_size(&self) -> u64 {
