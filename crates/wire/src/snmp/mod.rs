@@ -10,9 +10,12 @@
 //! [`MAX_ARCS`] arcs and the bindings at [`MAX_VARBINDS`]; the structure is walked to a fixed depth (no
 //! recursion), and every allocation is a copy of bytes the datagram holds.
 
+pub mod answer;
 pub mod ber;
+pub mod engine;
 pub mod inform;
 mod oid;
+pub mod outgoing;
 mod pdu;
 pub mod rewrite;
 mod usm;
@@ -24,8 +27,8 @@ use crate::error::WireError;
 pub use oid::{Oid, OidParseError, MAX_ARCS};
 pub use pdu::{Pdu, PduKind, V1Trap, Value, VarBind, MAX_VARBINDS};
 pub use usm::{
-    AuthProtocol, PrivProtocol, Usm, UsmError, UsmFailure, UsmReason, UsmUser, MAX_CLOCKS,
-    MAX_ENGINES_PER_USER, MAX_ENGINE_ID_LEN, MAX_USER_NAME_LEN, MIN_PASSWORD_LEN,
+    AuthProtocol, LocalKeys, PrivProtocol, UserKeys, Usm, UsmError, UsmFailure, UsmReason, UsmUser,
+    MAX_CLOCKS, MAX_ENGINES_PER_USER, MAX_ENGINE_ID_LEN, MAX_USER_NAME_LEN, MIN_PASSWORD_LEN,
 };
 pub use v3::{SecurityLevel, V3Header};
 

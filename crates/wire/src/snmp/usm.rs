@@ -1,4 +1,5 @@
-//! The User-based Security Model (RFC 3414) as a notification receiver needs it: HMAC-MD5-96 and HMAC-SHA-96
+//! The User-based Security Model (RFC 3414) as a notification receiver and an inform sender need it:
+//! HMAC-MD5-96 and HMAC-SHA-96
 //! (RFC 3414), HMAC-SHA-2 (RFC 7860) authentication; DES-CBC (RFC 3414 8), AES-128-CFB (RFC 3826) and
 //! AES-192/256-CFB privacy, with either key extension Net-SNMP offers for keys longer than the hash
 //! (draft-blumenthal-aes-usm-04 3.1.2.1, and the one of draft-reeder-snmpv3-usm-3desede that Cisco uses for
@@ -13,11 +14,13 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aes::cipher::{AsyncStreamCipher, BlockDecryptMut, KeyIvInit};
+use aes::cipher::{AsyncStreamCipher, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha1::{Digest, Sha1};
 use sha2::{Sha224, Sha256, Sha384, Sha512};
+
+use super::v3::SecurityLevel;
 
 /// Engine IDs whose localised keys are kept per user; when full, an arbitrary one is dropped.
 pub const MAX_ENGINES_PER_USER: usize = 1024;
@@ -36,7 +39,7 @@ const TIME_WINDOW_SECS: u64 = 150;
 /// RFC 3414 2.2.2: an engine whose boots reached this value must be re-keyed; nothing from it is timely.
 const MAX_BOOTS: u32 = 2_147_483_647;
 /// RFC 3414 8.1.1.1 and RFC 3826 3.1.2.1: msgPrivacyParameters is the 64-bit salt.
-const SALT_LEN: usize = 8;
+pub(crate) const SALT_LEN: usize = 8;
 const DES_KEY_LEN: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,7 +218,7 @@ struct User {
 /// Keys localised to one authoritative engine; the privacy key has the cipher's length (for DES, key and
 /// pre-IV).
 #[derive(Debug, Clone)]
-pub(crate) struct LocalKeys {
+pub struct LocalKeys {
     auth: Option<(AuthProtocol, Vec<u8>)>,
     privacy: Option<(PrivProtocol, Vec<u8>)>,
 }
@@ -344,6 +347,38 @@ fn evict_one_if_full<V>(cache: &mut HashMap<Vec<u8>, V>, max: usize) {
     }
 }
 
+/// One user's keys (Ku), for a sender that localises them to each engine it discovers.
+#[derive(Debug)]
+pub struct UserKeys {
+    pub name: Vec<u8>,
+    user: User,
+}
+
+impl UserKeys {
+    /// The user's keys (the password expansion takes a few milliseconds per password).
+    pub fn new(u: &UsmUser) -> Result<Self, UsmError> {
+        let user = User::new(u, &String::from_utf8_lossy(&u.name))?;
+        Ok(Self {
+            name: u.name.clone(),
+            user,
+        })
+    }
+
+    /// The keys for the authoritative engine `engine_id`.
+    pub fn localise(&self, engine_id: &[u8]) -> LocalKeys {
+        self.user.localise(engine_id)
+    }
+
+    /// The highest level this user's keys allow.
+    pub fn level(&self) -> SecurityLevel {
+        match (&self.user.auth, &self.user.privacy) {
+            (None, _) => SecurityLevel::NoAuthNoPriv,
+            (Some(_), None) => SecurityLevel::AuthNoPriv,
+            (Some(_), Some(_)) => SecurityLevel::AuthPriv,
+        }
+    }
+}
+
 impl User {
     fn new(u: &UsmUser, name: &str) -> Result<Self, UsmError> {
         check(u).map_err(|e| e(name.to_owned()))?;
@@ -420,6 +455,20 @@ impl AuthProtocol {
         }
     }
 
+    /// The first [`Self::mac_len`] bytes of HMAC(key, msg).
+    fn mac(self, key: &[u8], msg: &[u8]) -> Vec<u8> {
+        let mut full = match self {
+            Self::HmacMd5 => hmac_of::<Hmac<Md5>>(key, msg),
+            Self::HmacSha => hmac_of::<Hmac<Sha1>>(key, msg),
+            Self::HmacSha224 => hmac_of::<Hmac<Sha224>>(key, msg),
+            Self::HmacSha256 => hmac_of::<Hmac<Sha256>>(key, msg),
+            Self::HmacSha384 => hmac_of::<Hmac<Sha384>>(key, msg),
+            Self::HmacSha512 => hmac_of::<Hmac<Sha512>>(key, msg),
+        };
+        full.truncate(self.mac_len());
+        full
+    }
+
     /// Whether `mac` is the first [`Self::mac_len`] bytes of HMAC(key, msg); compared in constant time.
     fn verify(self, key: &[u8], msg: &[u8], mac: &[u8]) -> bool {
         mac.len() == self.mac_len()
@@ -494,7 +543,69 @@ fn hmac_matches<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8], mac: &[u
     m.verify_truncated_left(mac).is_ok()
 }
 
+fn hmac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    // HMAC takes keys of any length: the error cannot happen.
+    let Ok(mut m) = <M as Mac>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    m.update(msg);
+    m.finalize().into_bytes().to_vec()
+}
+
 impl LocalKeys {
+    /// The security level these keys allow.
+    pub fn level(&self) -> SecurityLevel {
+        match (&self.auth, &self.privacy) {
+            (None, _) => SecurityLevel::NoAuthNoPriv,
+            (Some(_), None) => SecurityLevel::AuthNoPriv,
+            (Some(_), Some(_)) => SecurityLevel::AuthPriv,
+        }
+    }
+
+    pub(crate) fn is_des(&self) -> bool {
+        matches!(self.privacy, Some((PrivProtocol::Des, _)))
+    }
+
+    /// The length of msgAuthenticationParameters for these keys (0 without authentication).
+    pub(crate) fn mac_len(&self) -> usize {
+        self.auth.as_ref().map_or(0, |(p, _)| p.mac_len())
+    }
+
+    /// Writes the MAC of `msg` (whose `mac` range holds zeros) into that range (RFC 3414 6.3.1 / 7.3.1).
+    pub(crate) fn sign(&self, msg: &mut [u8], mac: Range<usize>) {
+        if let Some((proto, key)) = &self.auth {
+            let digest = proto.mac(key, msg);
+            if let Some(field) = msg.get_mut(mac) {
+                if field.len() == digest.len() {
+                    field.copy_from_slice(&digest);
+                }
+            }
+        }
+    }
+
+    /// Encrypts a scoped PDU (RFC 3414 8.1.1.2 / RFC 3826 3.1.3): DES-CBC pads it with zeros to whole blocks.
+    /// `None` without a privacy key.
+    pub(crate) fn encrypt(&self, iv: Iv, salt: [u8; SALT_LEN], plain: &[u8]) -> Option<Vec<u8>> {
+        let (proto, key) = self.privacy.as_ref()?;
+        let mut data = plain.to_vec();
+        match proto {
+            PrivProtocol::Des => {
+                data.resize(plain.len().next_multiple_of(DES_KEY_LEN), 0);
+                des_cbc_encrypt(key, salt, &mut data)?;
+            }
+            PrivProtocol::Aes128Cfb => {
+                aes_cfb_encrypt::<aes::Aes128>(key, iv.with_salt(salt), &mut data)?
+            }
+            PrivProtocol::Aes192Cfb | PrivProtocol::Aes192CfbCisco => {
+                aes_cfb_encrypt::<aes::Aes192>(key, iv.with_salt(salt), &mut data)?
+            }
+            PrivProtocol::Aes256Cfb | PrivProtocol::Aes256CfbCisco => {
+                aes_cfb_encrypt::<aes::Aes256>(key, iv.with_salt(salt), &mut data)?
+            }
+        }
+        Some(data)
+    }
+
     /// Fails with `NoKey` unless the user has the keys a message of this level needs.
     pub(crate) fn require(&self, privacy: bool) -> Result<(), UsmReason> {
         match (&self.auth, &self.privacy, privacy) {
@@ -550,6 +661,26 @@ where
     let cfb = cfb_mode::Decryptor::<C>::new_from_slices(key, &iv)?;
     cfb.decrypt(data);
     Ok(())
+}
+
+fn aes_cfb_encrypt<C>(key: &[u8], iv: [u8; 16], data: &mut [u8]) -> Option<()>
+where
+    C: aes::cipher::BlockEncrypt + aes::cipher::BlockCipher + aes::cipher::KeyInit,
+{
+    let cfb = cfb_mode::Encryptor::<C>::new_from_slices(key, &iv).ok()?;
+    cfb.encrypt(data);
+    Some(())
+}
+
+/// DES-CBC encryption of whole blocks with IV = pre-IV XOR salt.
+fn des_cbc_encrypt(key: &[u8], salt: [u8; SALT_LEN], data: &mut [u8]) -> Option<()> {
+    let (des_key, pre_iv) = key.split_at_checked(DES_KEY_LEN)?;
+    let iv: Vec<u8> = pre_iv.iter().zip(salt).map(|(p, s)| p ^ s).collect();
+    let cbc = cbc::Encryptor::<des::Des>::new_from_slices(des_key, &iv).ok()?;
+    let len = data.len();
+    cbc.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(data, len)
+        .ok()?;
+    Some(())
 }
 
 /// DES-CBC over whole 8-byte blocks; the key is the first 8 bytes, the pre-IV the next 8.

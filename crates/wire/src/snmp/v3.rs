@@ -1,6 +1,8 @@
 //! The SNMPv3 message (RFC 3412 6) with USM security parameters (RFC 3414 2.4): header, authentication,
 //! decryption, scoped PDU.
 
+use std::ops::Range;
+
 use super::ber::{self, tag, Reader, Tlv};
 use super::pdu::Pdu;
 use super::usm::{Iv, LocalKeys, Usm, UsmFailure, UsmReason, MAX_ENGINE_ID_LEN, MAX_USER_NAME_LEN};
@@ -8,10 +10,10 @@ use super::SnmpError;
 use crate::error::WireError;
 
 /// msgSecurityModel of the User-based Security Model.
-const USM: u32 = 3;
-const FLAG_AUTH: u8 = 0x01;
-const FLAG_PRIV: u8 = 0x02;
-const FLAG_REPORTABLE: u8 = 0x04;
+pub(crate) const USM: u32 = 3;
+pub(crate) const FLAG_AUTH: u8 = 0x01;
+pub(crate) const FLAG_PRIV: u8 = 0x02;
+pub(crate) const FLAG_REPORTABLE: u8 = 0x04;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecurityLevel {
@@ -42,24 +44,103 @@ pub struct V3Header {
 }
 
 /// msgGlobalData.
-struct Global {
-    msg_id: u32,
+pub(crate) struct Global {
+    pub msg_id: u32,
     max_size: u32,
     flags: u8,
-    level: SecurityLevel,
+    pub level: SecurityLevel,
     model: u32,
 }
 
+impl Global {
+    pub fn reportable(&self) -> bool {
+        self.flags & FLAG_REPORTABLE != 0
+    }
+}
+
 /// UsmSecurityParameters; `mac` and `salt` borrow the datagram.
-struct Security<'a> {
-    engine_id: &'a [u8],
-    boots: u32,
-    time: u32,
+pub(crate) struct Security<'a> {
+    pub engine_id: &'a [u8],
+    pub boots: u32,
+    pub time: u32,
     /// Boots or time read leniently (see [`V3Header::lenient_integers`]).
     lenient: bool,
-    user: &'a [u8],
-    mac: Tlv<'a>,
-    salt: &'a [u8],
+    pub user: &'a [u8],
+    pub mac: Tlv<'a>,
+    pub salt: &'a [u8],
+}
+
+impl Security<'_> {
+    /// Where msgAuthenticationParameters are in the datagram.
+    pub fn mac_range(&self) -> Range<usize> {
+        self.mac.at..self.mac.at + self.mac.value.len()
+    }
+}
+
+/// A v3 USM message's parts before any key is applied: header, security parameters, msgData.
+pub(crate) struct Opened<'a> {
+    pub global: Global,
+    pub sec: Security<'a>,
+    pub data: Tlv<'a>,
+}
+
+/// The parts of datagram `p` when it is a well-formed v3 message with USM; `None` otherwise.
+pub(crate) fn open(p: &[u8]) -> Option<Opened<'_>> {
+    let mut top = Reader::new(p, 0);
+    let msg = top.expect(tag::SEQUENCE, "").ok()?;
+    top.finish("").ok()?;
+    let mut r = msg.reader();
+    let version = ber::signed(&r.integer("").ok()?).ok()?;
+    if version != 3 {
+        return None;
+    }
+    let global = global(&r.expect(tag::SEQUENCE, "").ok()?).ok()?;
+    if global.model != USM {
+        return None;
+    }
+    let sec = security(&r.expect(tag::OCTET_STRING, "").ok()?).ok()?;
+    let data = r.next().ok()?;
+    r.finish("").ok()?;
+    Some(Opened { global, sec, data })
+}
+
+/// Where msgAuthenticationParameters are in v3 message `p`.
+pub(crate) fn mac_range(p: &[u8]) -> Option<Range<usize>> {
+    open(p).map(|o| o.sec.mac_range())
+}
+
+/// The raw parts of a plaintext ScopedPDU: contextEngineID, contextName and the PDU element (tag and length
+/// written again in their shortest form).
+pub(crate) struct RawScoped<'a> {
+    pub context_engine_id: &'a [u8],
+    pub context_name: &'a [u8],
+    pub pdu: Pdu,
+    pub pdu_bytes: Vec<u8>,
+}
+
+/// Reads a plaintext ScopedPDU from `t` (its first element; bytes after it are padding when it was
+/// encrypted, and are ignored then).
+pub(crate) fn raw_scoped<'a>(t: &Tlv<'a>) -> Result<RawScoped<'a>, WireError> {
+    if t.tag != tag::SEQUENCE {
+        return Err(t.err("snmp: ScopedPDU not a SEQUENCE"));
+    }
+    let mut r = t.reader();
+    let engine = r.expect(
+        tag::OCTET_STRING,
+        "snmp: contextEngineID not an OCTET STRING",
+    )?;
+    let name = r.expect(tag::OCTET_STRING, "snmp: contextName not an OCTET STRING")?;
+    let pdu_tlv = r.next()?;
+    r.finish("snmp: bytes after the scoped PDU")?;
+    let pdu = Pdu::decode(&pdu_tlv)?;
+    let mut pdu_bytes = Vec::with_capacity(pdu_tlv.value.len() + 4);
+    ber::write::tlv(&mut pdu_bytes, pdu_tlv.tag, pdu_tlv.value);
+    Ok(RawScoped {
+        context_engine_id: engine.value,
+        context_name: name.value,
+        pdu,
+        pdu_bytes,
+    })
 }
 
 /// contextEngineID, contextName and the PDU.
