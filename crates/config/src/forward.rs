@@ -86,6 +86,10 @@ pub struct Destination {
     /// 31 s).
     pub inform_timeout_ms: Option<u32>,
     pub inform_sends: Option<u32>,
+    /// Plain UDP: `NAME:AUTH:AUTHPASS[:PRIV:PRIVPASS]` (as `--snmp-user`): informs go to this destination as
+    /// SNMPv3 informs of this user, at the highest level its passwords allow, with keys localised to the
+    /// engine ID the destination reports when probed (RFC 3414 4).
+    pub snmp_user: Option<String>,
     /// TCP/TLS: messages and bytes held while the destination is away.
     pub queue_messages: Option<usize>,
     pub queue_bytes: Option<usize>,
@@ -113,6 +117,20 @@ pub enum InformMode {
 impl Destination {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.url.text)
+    }
+
+    /// The SNMPv3 user informs go there as, if any.
+    pub fn usm_user(&self) -> Result<Option<wire::snmp::UsmUser>, String> {
+        let Some(spec) = &self.snmp_user else {
+            return Ok(None);
+        };
+        let mut user = crate::SnmpUser::parse_flag(spec)?.usm()?;
+        if user.engine_id.is_some() {
+            return Err("an engine ID has no place here: the destination's is discovered".into());
+        }
+        user.engine_id = None;
+        wire::snmp::UserKeys::new(&user).map_err(|e| e.to_string())?;
+        Ok(Some(user))
     }
 }
 
@@ -568,6 +586,14 @@ impl ForwardConfig {
             if let Err((k, needle, m)) = d.transport() {
                 return Err(problem(key(k), needle, m));
             }
+            if let Err(m) = d.usm_user() {
+                return Err(problem(key("snmp_user"), "snmp_user", m));
+            }
+            let plain_udp = matches!(d.transport(), Ok(Transport::Udp(_)));
+            if d.snmp_user.is_some() && !plain_udp {
+                let m = "SNMPv3 informs go to plain udp:// destinations only".into();
+                return Err(problem(key("snmp_user"), "snmp_user", m));
+            }
         }
         Ok(())
     }
@@ -699,6 +725,7 @@ pub fn parse_to(s: &str) -> Result<Destination, String> {
         informs: InformMode::Inform,
         inform_timeout_ms: None,
         inform_sends: None,
+        snmp_user: None,
         queue_messages: None,
         queue_bytes: None,
         tls_ca: None,

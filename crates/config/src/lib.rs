@@ -75,6 +75,43 @@ pub struct CaptureConfig {
     /// kind (`relay`, the default: a relay is no stricter than the collector behind it) or not (`drop`).
     /// Counted by reason either way.
     pub mismatched: Mismatched,
+    /// Listener mode: this engine ID (hex, 5 to 32 bytes) makes capture the authoritative SNMPv3 engine that
+    /// informs sent to its listeners are addressed to, with `snmp_users` as its users.
+    pub snmp_engine_id: Option<String>,
+    pub snmp_users: Vec<SnmpUser>,
+}
+
+/// The SNMPv3 engine capture's listeners answer informs as.
+#[derive(Debug, Clone)]
+pub struct SnmpEngine {
+    pub id: Vec<u8>,
+    pub users: Vec<wire::snmp::UsmUser>,
+}
+
+impl CaptureConfig {
+    /// The SNMPv3 engine listeners answer informs as; `None` without an engine ID.
+    pub fn snmp_engine(&self) -> Result<Option<SnmpEngine>, String> {
+        let Some(hex) = &self.snmp_engine_id else {
+            return match self.snmp_users.is_empty() {
+                true => Ok(None),
+                false => Err("SNMPv3 users need snmp_engine_id, the engine they belong to".into()),
+            };
+        };
+        let id = parse_engine_id(hex)?;
+        if id.len() < 5 {
+            return Err(format!(
+                "snmp_engine_id `{hex}` is shorter than 5 bytes (RFC 3411 SnmpEngineID)"
+            ));
+        }
+        let users = self
+            .snmp_users
+            .iter()
+            .map(SnmpUser::usm)
+            .collect::<Result<Vec<_>, _>>()?;
+        wire::snmp::engine::Engine::new(id.clone(), 1, users.clone(), 0)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(SnmpEngine { id, users }))
+    }
 }
 
 /// What capture does with a payload that does not fit its port's kind.
@@ -112,6 +149,8 @@ impl Default for CaptureConfig {
             block_timeout_ms: 2,
             defrag: DefragSection::default(),
             mismatched: Mismatched::Relay,
+            snmp_engine_id: None,
+            snmp_users: Vec::new(),
         }
     }
 }
@@ -279,7 +318,7 @@ impl PrivName {
 }
 
 /// An engine ID in hex, with or without `0x`: 1 to 32 bytes.
-fn engine_id_of(s: &str) -> Result<Vec<u8>, String> {
+pub fn parse_engine_id(s: &str) -> Result<Vec<u8>, String> {
     let digits = s
         .strip_prefix("0x")
         .or_else(|| s.strip_prefix("0X"))
@@ -317,7 +356,7 @@ impl SnmpUser {
         };
         Ok(wire::snmp::UsmUser {
             name: self.name.clone().into_bytes(),
-            engine_id: self.engine_id.as_deref().map(engine_id_of).transpose()?,
+            engine_id: self.engine_id.as_deref().map(parse_engine_id).transpose()?,
             auth,
             privacy,
         })
@@ -556,6 +595,13 @@ impl Config {
                 "[capture.ports]",
                 "no port is watched".into(),
             ));
+        }
+        if let Err(m) = c.snmp_engine() {
+            let key = match c.snmp_engine_id {
+                Some(_) => "capture.snmp_engine_id",
+                None => "capture.snmp_users",
+            };
+            return Err(fail(key.into(), key.trim_start_matches("capture."), m));
         }
         for (i, u) in self.decode.snmp_users.iter().enumerate() {
             let checked = u.usm().and_then(|one| {

@@ -12,7 +12,7 @@ use sinks::udp::UdpSink;
 use sinks::SinkStats;
 use wire::snmp::PduKind;
 
-use crate::informs::{self, InformRelay};
+use crate::informs::{self, Delivery, InformRelay};
 use wire::snmp::rewrite::Untranslatable;
 
 use crate::report::DestinationReport;
@@ -119,20 +119,30 @@ const MAX_ANSWERS_PER_READ: usize = 256;
 /// Counts one datagram a destination sent back: SNMP Responses (acknowledging an inform in flight, if it
 /// names one) and Reports by name, anything else apart. Without users, v1, v2c and unauthenticated v3
 /// messages are read (a v3 discovery Report is unauthenticated).
-fn count_answer(r: &mut DestinationReport, relay: Option<&mut InformRelay>, p: &[u8]) {
+/// Counts what a destination without an inform relay sent back.
+fn count_answer(r: &mut DestinationReport, p: &[u8]) {
     let kind = wire::snmp::parse(p, &mut wire::snmp::Usm::default())
         .ok()
         .map(|m| m.pdu.kind);
     match kind {
-        Some(PduKind::Response) => {
-            r.responses += 1;
-            if let (Some(relay), Some(id)) = (relay, wire::snmp::inform::response_id(p)) {
-                relay.acknowledge(id, r);
-            }
-        }
+        Some(PduKind::Response) => r.responses += 1,
         Some(PduKind::Report) => r.reports += 1,
         _ => r.answers_other += 1,
     }
+}
+
+/// The inform relay of a plain UDP destination with `informs = "inform"`.
+fn inform_relay(d: &Destination) -> Result<InformRelay, OpenError> {
+    let first_timeout = d.inform_timeout_ms.map_or(informs::FIRST_TIMEOUT, |ms| {
+        Duration::from_millis(u64::from(ms.max(1)))
+    });
+    let user = d.usm_user().map_err(OpenError::Settings)?;
+    let keys = user
+        .map(|u| wire::snmp::UserKeys::new(&u))
+        .transpose()
+        .map_err(|e| OpenError::Settings(e.to_string()))?;
+    let sends = d.inform_sends.unwrap_or(informs::MAX_SENDS);
+    Ok(InformRelay::new(first_timeout, sends, keys))
 }
 
 impl Outlet for SpoofSink {
@@ -352,29 +362,28 @@ impl Dest {
             },
             last_refusal: None,
             inform_mode: d.informs,
-            informs: relays_informs.then(|| {
-                InformRelay::new(
-                    d.inform_timeout_ms.map_or(informs::FIRST_TIMEOUT, |ms| {
-                        Duration::from_millis(u64::from(ms.max(1)))
-                    }),
-                    d.inform_sends.unwrap_or(informs::MAX_SENDS),
-                )
-            }),
+            informs: match relays_informs {
+                true => Some(inform_relay(d)?),
+                false => None,
+            },
         })
     }
 
-    /// What an SNMPv2c inform (`flags` has the inform bit) becomes for this destination: an inform of this
-    /// forwarder's own, remembered until acknowledged, or a v2c trap. `None`: send `payload` as it is.
-    pub fn inform_copy(&mut self, flags: u8, payload: &[u8]) -> Option<Vec<u8>> {
+    /// What an inform (`flags` has the inform bit) becomes for this destination: an inform of this
+    /// forwarder's own, remembered until acknowledged (SNMPv3: held until the destination's engine is known,
+    /// a discovery probe going instead), or a v2c trap.
+    pub fn inform_copy(&mut self, flags: u8, payload: &[u8]) -> Delivery {
         if flags & FLAG_INFORM == 0 {
-            return None;
+            return Delivery::AsIs;
         }
         match (self.inform_mode, self.informs.as_mut()) {
-            (InformMode::Trap, _) => wire::snmp::inform::as_trap(payload),
+            (InformMode::Trap, _) => {
+                wire::snmp::inform::as_trap(payload).map_or(Delivery::AsIs, Delivery::Send)
+            }
             (InformMode::Inform, Some(relay)) => {
                 relay.send(payload, Instant::now(), &mut self.report)
             }
-            (InformMode::Inform, None) => None,
+            (InformMode::Inform, None) => Delivery::AsIs,
         }
     }
 
@@ -382,8 +391,11 @@ impl Dest {
     pub fn read_answers(&mut self) {
         let (relay, report) = (&mut self.informs, &mut self.report);
         let refused_before = self.sink.refused();
-        self.sink
-            .receive(&mut |p| count_answer(report, relay.as_mut(), p));
+        let now = Instant::now();
+        self.sink.receive(&mut |p| match relay.as_mut() {
+            Some(relay) => relay.answer(p, now, report),
+            None => count_answer(report, p),
+        });
         if self.sink.refused() > refused_before {
             // an ICMP unreachable read with the answers says the destination is down, as a refused send does
             self.last_refusal = Some(Instant::now());

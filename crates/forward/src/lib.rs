@@ -22,6 +22,7 @@ use wire::kind::Kind;
 
 use dest::{Dest, Item, RequestIds, Rewritten};
 use group::{GroupState, Pick};
+use informs::Delivery;
 use route::{Facts, Router, Target, Verdict};
 
 pub use dest::OpenError;
@@ -302,7 +303,13 @@ impl Forwarder {
                     Item::Owned(bytes) => dest.inform_copy(e.flags(), bytes),
                     Item::Batch(_) => dest.inform_copy(e.flags(), e.payload()),
                 };
-                dest.pending.push((src, inform.map_or(item, Item::Owned)));
+                match inform {
+                    Delivery::AsIs => dest.pending.push((src, item)),
+                    Delivery::Send(m) | Delivery::Held(Some(m)) => {
+                        dest.pending.push((src, Item::Owned(m)))
+                    }
+                    Delivery::Held(None) => {}
+                }
                 continue;
             }
             dest.report.sampled_out += 1;

@@ -9,8 +9,9 @@ use runtime::Summary;
 use serde::Serialize;
 use wire::classify::RefusalCounts;
 
-/// One destination's counters. Conservation: `routed + templates_sent + informs_retried = wrong_kind +
-/// sampled_out + forwarded + refused + dropped_full + failed + wrong_family + queued + dropped_at_exit`.
+/// One destination's counters. Conservation: `routed + templates_sent + informs_retried + engine_probes =
+/// wrong_kind + sampled_out + forwarded + refused + dropped_full + failed + wrong_family + queued +
+/// dropped_at_exit + informs_held`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DestinationReport {
     pub name: String,
@@ -61,14 +62,20 @@ pub struct DestinationReport {
     pub reports: u64,
     /// UDP: anything else the destination sent back (including SNMPv3 answers this forwarder cannot read).
     pub answers_other: u64,
-    /// UDP: SNMPv2c informs delivered as this forwarder's own (`informs = "inform"`): sent, acknowledged by
-    /// the destination, sent again, and given up after the last try (or to stay within the in-flight bound).
+    /// UDP: informs delivered as this forwarder's own (`informs = "inform"`): taken (sent at once, or held
+    /// until the destination's SNMPv3 engine is known), acknowledged by the destination, sent again, and given
+    /// up after the last try (or to stay within the in-flight bound).
     pub informs_sent: u64,
     pub informs_acknowledged: u64,
     pub informs_retried: u64,
     pub informs_given_up: u64,
     /// Of those sent, waiting for the destination's Response now.
     pub informs_in_flight: u64,
+    /// SNMPv3 (`snmp_user`): informs routed here while the destination's engine was not known yet, held
+    /// (not sent then; their sends once it is known count in `informs_retried`), and the discovery probes
+    /// sent to learn it.
+    pub informs_held: u64,
+    pub engine_probes: u64,
     pub connects: u64,
     pub disconnects: u64,
     /// TCP/TLS: connect or TLS handshake attempts that failed.
@@ -119,10 +126,11 @@ impl DestinationReport {
                 self.responses, self.reports, self.answers_other
             );
         }
-        if self.informs_sent > 0 {
+        if self.informs_sent + self.informs_held > 0 {
             line += &format!(
-                " informs_sent={} informs_acknowledged={} informs_retried={} informs_given_up={} informs_in_flight={}",
+                " informs_sent={} informs_held={} informs_acknowledged={} informs_retried={} informs_given_up={} informs_in_flight={}",
                 self.informs_sent,
+                self.informs_held,
                 self.informs_acknowledged,
                 self.informs_retried,
                 self.informs_given_up,

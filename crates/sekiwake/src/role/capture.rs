@@ -19,8 +19,10 @@ use config::{parse_port, CaptureConfig, Config, Endpoint, FamilyName, Port};
 use envelope::{Header, FLAG_INFORM, FLAG_REASSEMBLED};
 use runtime::{Reporter, Stop, Summary};
 use serde::Serialize;
-use wire::classify::{Classifier, RefusalCounts};
+use wire::classify::{Class, Classifier, RefusalCounts};
 use wire::kind::Kind;
+use wire::snmp::engine::{Engine, Outcome};
+use wire::snmp::inform::Inform;
 
 use crate::cli::{apply_ports, port_help, StatsArgs};
 use crate::context::{Context, RoleConfig};
@@ -69,6 +71,12 @@ pub struct Args {
     /// flagged under that kind (default), `drop` does not. Counted by reason either way.
     #[arg(long, value_name = "relay|drop")]
     pub mismatched: Option<config::Mismatched>,
+    /// Listener mode: answer SNMPv3 informs as the authoritative engine with this engine ID (hex).
+    #[arg(long, value_name = "HEX")]
+    pub snmp_engine_id: Option<String>,
+    /// An SNMPv3 user informs are sent to this engine with: NAME:AUTH:AUTHPASS[:PRIV:PRIVPASS] (repeatable).
+    #[arg(long = "snmp-user", value_parser = config::SnmpUser::parse_flag, value_name = "SPEC")]
+    pub snmp_users: Vec<config::SnmpUser>,
     #[command(flatten)]
     pub stats: StatsArgs,
 }
@@ -101,6 +109,12 @@ impl Args {
         if let Some(m) = self.mismatched {
             cfg.capture.mismatched = m;
         }
+        if let Some(id) = &self.snmp_engine_id {
+            cfg.capture.snmp_engine_id = Some(id.clone());
+        }
+        if !self.snmp_users.is_empty() {
+            cfg.capture.snmp_users = self.snmp_users.clone();
+        }
         if let Some(ms) = self.batch_ms {
             cfg.capture.immediate = false;
             cfg.capture.block_timeout_ms = ms;
@@ -116,7 +130,7 @@ impl Args {
 }
 
 /// Capture's counters. Conservation: `captured_total == published + hwm_dropped + bus_failed +
-/// informs_duplicate`.
+/// informs_duplicate + snmp_engine_refused` (summed over reasons).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CaptureReport {
     pub role: &'static str,
@@ -163,6 +177,12 @@ pub struct CaptureReport {
     pub informs_acknowledged: u64,
     pub informs_duplicate: u64,
     pub informs_not_acknowledged: u64,
+    /// SNMPv3 messages for capture's engine (`--snmp-engine-id`) that are not published, per reason:
+    /// `discovery` (a sender learning the engine ID), USM failures (`unknown_user`, `wrong_digest`,
+    /// `not_in_time_window`, ...), `not_an_inform`. Each is answered with its Report when the sender asked.
+    pub snmp_engine_refused: BTreeMap<&'static str, u64>,
+    /// Reports sent back (of `snmp_engine_refused`).
+    pub snmp_engine_reports: u64,
 }
 
 /// What the publishing side counted.
@@ -218,6 +238,8 @@ impl CaptureReport {
             informs_acknowledged: informs.acknowledged,
             informs_duplicate: informs.duplicate,
             informs_not_acknowledged: informs.not_acknowledged,
+            snmp_engine_refused: informs.engine_refused.clone(),
+            snmp_engine_reports: informs.engine_reports,
         }
     }
 }
@@ -225,13 +247,17 @@ impl CaptureReport {
 impl CaptureReport {
     /// The informs part of the log line, when the listener received any.
     fn informs_line(&self) -> String {
-        match self.informs_received {
+        let mut line = match self.informs_received {
             0 => String::new(),
             n => format!(
                 " informs_received={n} informs_acknowledged={} informs_duplicate={} informs_not_acknowledged={}",
                 self.informs_acknowledged, self.informs_duplicate, self.informs_not_acknowledged
             ),
+        };
+        for (reason, n) in &self.snmp_engine_refused {
+            line += &format!(" snmp_engine_{reason}={n}");
         }
+        line
     }
 }
 
@@ -431,13 +457,16 @@ impl Publishing {
 /// are published unanswered.)
 struct InformDesk {
     recent: RecentInforms,
-    /// Responses to send once the current read is done: (listener address, sender, response).
-    answers: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Answers to send once the current read is done: listener address, sender, the answer, and whether it
+    /// acknowledges an inform (else it is an SNMPv3 Report).
+    answers: Vec<(SocketAddr, SocketAddr, Vec<u8>, bool)>,
     counters: InformCounters,
+    /// The SNMPv3 engine informs to a listener are addressed to, and when it started (its time's origin).
+    engine: Option<(Engine, Instant)>,
 }
 
 /// What [`InformDesk`] did.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct InformCounters {
     /// v2c informs received on a listener.
     pub received: u64,
@@ -448,6 +477,9 @@ pub struct InformCounters {
     /// Of those, not acknowledged: the bus did not take it (hwm, failure; the sender will retry) or the
     /// Response could not be sent.
     pub not_acknowledged: u64,
+    /// SNMPv3 messages for the engine not published, per reason, and the Reports sent back.
+    pub engine_refused: BTreeMap<&'static str, u64>,
+    pub engine_reports: u64,
 }
 
 /// How long a published inform is remembered to recognise its retries (Net-SNMP's default sender gives up
@@ -457,33 +489,80 @@ const INFORM_RETRY_WINDOW_NS: u64 = 60_000_000_000;
 const INFORM_MEMORY: usize = 65_536;
 
 impl InformDesk {
-    fn new() -> Self {
+    fn new(engine: Option<Engine>) -> Self {
         Self {
             recent: RecentInforms::new(INFORM_RETRY_WINDOW_NS, INFORM_MEMORY),
             answers: Vec::new(),
             counters: InformCounters::default(),
+            engine: engine.map(|e| (e, Instant::now())),
         }
     }
 
-    /// Publishes `c` unless it is an inform's retry; queues the acknowledgement of an inform that is on the
-    /// bus. `listener`: the datagram came from a listener socket (else nothing is answered).
+    /// Publishes `c` unless it is an inform's retry or a message for capture's SNMPv3 engine; queues the
+    /// acknowledgement of an inform that is on the bus. `listener`: the datagram came from a listener socket
+    /// (else nothing is answered).
     fn publish(&mut self, p: &mut Publishing, c: &Captured<'_>, iface: &str, listener: bool) {
+        if listener && c.class.kind == Kind::Snmptrap && c.class.variant == 3 {
+            if let Some((engine, started)) = self.engine.as_mut() {
+                let now = u32::try_from(started.elapsed().as_secs()).unwrap_or(u32::MAX);
+                match engine.receive(c.payload, now) {
+                    Outcome::NotForUs => {}
+                    Outcome::Inform {
+                        plain,
+                        response,
+                        request_id,
+                    } => {
+                        let plain = Captured {
+                            payload: &plain,
+                            class: Class {
+                                flags: c.class.flags | FLAG_INFORM,
+                                ..c.class
+                            },
+                            ..*c
+                        };
+                        let inform = Inform {
+                            response,
+                            request_id: request_id.into(),
+                        };
+                        return self.take(p, &plain, iface, inform);
+                    }
+                    Outcome::Refused { reason, report } => {
+                        *self
+                            .counters
+                            .engine_refused
+                            .entry(reason.name())
+                            .or_default() += 1;
+                        if let Some(report) = report {
+                            self.counters.engine_reports += 1;
+                            self.answers.push((c.dst, c.src, report, false));
+                        }
+                        return;
+                    }
+                }
+            }
+        }
         let inform = (listener && c.class.flags & FLAG_INFORM != 0)
             .then(|| wire::snmp::inform::v2c_inform(c.payload))
             .flatten();
-        let Some(inform) = inform else {
-            p.publish(c, iface);
-            return;
-        };
+        match inform {
+            Some(inform) => self.take(p, c, iface, inform),
+            None => {
+                p.publish(c, iface);
+            }
+        }
+    }
+
+    /// An inform to a listener: published (once: a sender's retry is only answered again), then answered.
+    fn take(&mut self, p: &mut Publishing, c: &Captured<'_>, iface: &str, inform: Inform) {
         self.counters.received += 1;
         if self.recent.is_retry(c.src, inform.request_id, c.ts_ns) {
             self.counters.duplicate += 1;
-            self.answers.push((c.dst, c.src, inform.response));
+            self.answers.push((c.dst, c.src, inform.response, true));
             return;
         }
         if p.publish(c, iface) {
             self.recent.remember(c.src, inform.request_id, c.ts_ns);
-            self.answers.push((c.dst, c.src, inform.response));
+            self.answers.push((c.dst, c.src, inform.response, true));
         } else {
             self.counters.not_acknowledged += 1;
         }
@@ -491,13 +570,42 @@ impl InformDesk {
 
     /// Sends the queued acknowledgements from the listeners they are due from.
     fn answer(&mut self, sources: &Sources) {
-        for (local, to, response) in self.answers.drain(..) {
-            match sources.answer(local, to, &response) {
-                Some(Ok(_)) => self.counters.acknowledged += 1,
-                _ => self.counters.not_acknowledged += 1,
+        for (local, to, answer, acknowledges) in self.answers.drain(..) {
+            let sent = matches!(sources.answer(local, to, &answer), Some(Ok(_)));
+            if !acknowledges {
+                continue; // a Report: counted when made, lost like any UDP datagram
+            }
+            match sent {
+                true => self.counters.acknowledged += 1,
+                false => self.counters.not_acknowledged += 1,
             }
         }
     }
+}
+
+/// Capture's SNMPv3 engine, when an engine ID is configured: its boots are the start's Unix time in seconds,
+/// which grows from one start to the next as RFC 3414 2.2.2 asks, with no state file to keep.
+fn snmp_engine(c: &CaptureConfig) -> Result<Option<Engine>> {
+    let Some(config::SnmpEngine { id, users }) = c
+        .snmp_engine()
+        .map_err(anyhow::Error::msg)
+        .context("capture.snmp_engine_id")?
+    else {
+        return Ok(None);
+    };
+    let boots = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs().clamp(1, i32::MAX as u64 - 1) as u32);
+    let engine = Engine::new(id, boots, users, random_id())?;
+    tracing::info!(
+        "capture: SNMPv3 engine {} (boots {boots}) answers informs to the listeners",
+        engine
+            .id()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    Ok(Some(engine))
 }
 
 /// A random-enough publisher id: time and pid mixed (no crate needed for 64 bits that only must differ).
@@ -556,7 +664,7 @@ pub fn run(
         r.store(true, Ordering::Relaxed);
     }
     let mut refusals = RefusalLog::new(classifier.relays_mismatched());
-    let mut informs = InformDesk::new();
+    let mut informs = InformDesk::new(snmp_engine(&cfg.capture)?);
     let mut parser = frames::parser(&cfg.capture, classifier, guard);
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();

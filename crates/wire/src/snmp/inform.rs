@@ -101,6 +101,41 @@ pub fn with_request_id(p: &[u8], request_id: i32) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// An inform as a relay sends it on as its own: the contextEngineID and contextName (empty for v2c) and the
+/// InformRequest PDU element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub context_engine_id: Vec<u8>,
+    pub context_name: Vec<u8>,
+    pub pdu: Vec<u8>,
+}
+
+/// The [`Notification`] of a v2c InformRequest, or of a v3 one in clear (as capture publishes the informs its
+/// engine took); `None` for anything else.
+pub fn notification(p: &[u8]) -> Option<Notification> {
+    if let Some((version, at, pdu)) = pdu_at(p) {
+        let end = pdu.start.checked_add(pdu.len)?;
+        let element = p
+            .get(at..end)
+            .filter(|_| version == V2C && pdu.tag == tag::INFORM)?;
+        return Some(Notification {
+            context_engine_id: Vec::new(),
+            context_name: Vec::new(),
+            pdu: element.to_vec(),
+        });
+    }
+    let msg = super::v3::open(p)?;
+    if msg.global.level != super::SecurityLevel::NoAuthNoPriv {
+        return None;
+    }
+    let scoped = super::v3::raw_scoped(&msg.data).ok()?;
+    (scoped.pdu.kind == super::PduKind::Inform).then(|| Notification {
+        context_engine_id: scoped.context_engine_id.to_vec(),
+        context_name: scoped.context_name.to_vec(),
+        pdu: scoped.pdu_bytes,
+    })
+}
+
 /// A v2c InformRequest as a v2c Trap (same request-id and varbinds), for a destination that takes traps.
 pub fn as_trap(p: &[u8]) -> Option<Vec<u8>> {
     let (version, at, pdu) = pdu_at(p)?;
