@@ -264,8 +264,16 @@ fn syslog_header_seeds(out: &Out, data: &Path) {
         let p = fixture_bytes(raw);
         out.put("syslog", name, &p);
         out.put("rewrite", &format!("syslog-{name}"), &p);
-        out.put("records", &format!("syslog-{name}"), &records_input(SYSLOG, &[p.clone()]));
-        out.put("route", &format!("syslog-{name}"), &route_input(SYSLOG, [198, 51, 100, 7], &p));
+        out.put(
+            "records",
+            &format!("syslog-{name}"),
+            &records_input(SYSLOG, &[p.clone()]),
+        );
+        out.put(
+            "route",
+            &format!("syslog-{name}"),
+            &route_input(SYSLOG, [198, 51, 100, 7], &p),
+        );
     }
 }
 
@@ -296,6 +304,9 @@ fn sflow_snmp_seeds(out: &Out, s: &Settings, data: &Path) {
         let p = generated(k, 1, s).remove(0);
         out.put("snmp", k.name(), &p);
         out.put("records", k.name(), &records_input(SNMPTRAP, &[p]));
+    }
+    for (name, bytes) in engine_seeds(s) {
+        out.put("snmp_engine", &name, &bytes);
     }
     for (name, bytes) in vectors(&data.join("snmp")) {
         out.put("snmp", &name, &bytes);
@@ -417,4 +428,56 @@ fn main() {
     sflow_snmp_seeds(&out, &s, &data);
     route_seeds(&out, &s);
     capture_frame_seeds(&out, &root.join("../crates/capture/tests/data/encap"));
+}
+
+/// For the snmp_engine target: a discovery probe, and an inform from each of its users to its engine (the
+/// engine ID, boots, time and users of fuzz_targets/snmp_engine.rs).
+fn engine_seeds(s: &Settings) -> Vec<(String, Vec<u8>)> {
+    use wire::snmp::outgoing::{self, Outgoing};
+    use wire::snmp::{AuthProtocol as A, PrivProtocol as P, SecurityLevel, UserKeys, UsmUser};
+    const ENGINE_ID: &[u8] = b"\x80\x00\x1f\x88\x04fuzz";
+    let inform = generated(GenKind::Snmpinform, 1, s).remove(0);
+    let pdu = wire::snmp::inform::notification(&inform)
+        .expect("a v2c inform")
+        .pdu;
+    let mut seeds = Vec::new();
+    let probe = Outgoing {
+        msg_id: 1,
+        reportable: true,
+        engine_id: b"",
+        boots: 0,
+        time: 0,
+        user: b"",
+        level: SecurityLevel::NoAuthNoPriv,
+    };
+    let scoped = outgoing::scoped_pdu(b"", b"", &outgoing::probe_pdu(1));
+    seeds.extend(outgoing::encode(&probe, None, 0, &scoped).map(|m| ("probe".to_owned(), m)));
+    for (name, auth, privacy) in [
+        ("sha_aes", A::HmacSha, Some(P::Aes128Cfb)),
+        ("md5", A::HmacMd5, None),
+        ("sha256_des", A::HmacSha256, Some(P::Des)),
+    ] {
+        let user = UsmUser {
+            name: name.as_bytes().to_vec(),
+            engine_id: None,
+            auth: Some((auth, b"authpass123".to_vec())),
+            privacy: privacy.map(|p| (p, b"privpass123".to_vec())),
+        };
+        let keys = UserKeys::new(&user).expect("valid user");
+        let o = Outgoing {
+            msg_id: 2,
+            reportable: true,
+            engine_id: ENGINE_ID,
+            boots: 5,
+            time: 1000,
+            user: &user.name,
+            level: keys.level(),
+        };
+        let scoped = outgoing::scoped_pdu(ENGINE_ID, b"", &pdu);
+        let local = keys.localise(ENGINE_ID);
+        seeds.extend(
+            outgoing::encode(&o, Some(&local), 7, &scoped).map(|m| (format!("inform-{name}"), m)),
+        );
+    }
+    seeds
 }

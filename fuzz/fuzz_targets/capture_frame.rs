@@ -3,7 +3,7 @@
 //! The first byte picks the link type; the rest is a sequence of frames, each prefixed by a 2-byte length.
 #![no_main]
 
-use capture::{FrameParser, DefragConfig, LoopGuard};
+use capture::{DefragConfig, FrameParser, LoopGuard};
 use libfuzzer_sys::fuzz_target;
 use wire::classify::Classifier;
 use wire::link::LinkType;

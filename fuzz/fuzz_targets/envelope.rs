@@ -9,7 +9,12 @@ fuzz_target!(|data: &[u8]| {
         let h = e.header();
         let mut again = Vec::new();
         h.encode(e.payload(), &mut again);
-        assert_eq!(Envelope::new_checked(&again[..]).map(|x| x.payload().len()).ok(), Some(e.payload().len()));
+        assert_eq!(
+            Envelope::new_checked(&again[..])
+                .map(|x| x.payload().len())
+                .ok(),
+            Some(e.payload().len())
+        );
         let _ = (e.kind(), e.interface(), e.src(), e.dst());
     }
 });

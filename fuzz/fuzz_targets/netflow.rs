@@ -21,7 +21,6 @@ use wire::netflow::{ie, uint, v5, DataRecord, Event, Protocol, Session};
 mod pieces;
 use pieces::pieces;
 
-
 /// `inner` is a sub-slice of `outer`.
 fn within(outer: &[u8], inner: &[u8]) -> bool {
     let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);

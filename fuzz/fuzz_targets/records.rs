@@ -23,7 +23,6 @@ mod pieces;
 use pieces::pieces;
 const T0: u64 = 1_764_000_000_000_000_000;
 
-
 fn options(templates: bool, snmp_users: Vec<UsmUser>) -> Options {
     Options {
         templates,

@@ -25,8 +25,13 @@ fn syslog(data: &[u8]) {
     if let Some(tagged) = wire::syslog::with_origin(data, ip) {
         assert!(tagged.len() > data.len());
         let (before, after) = (wire::syslog::parse(data), wire::syslog::parse(&tagged));
-        let (Ok(b), Ok(a)) = (before, after) else { panic!("tagging broke a message") };
-        assert_eq!((b.facility, b.severity, b.format), (a.facility, a.severity, a.format));
+        let (Ok(b), Ok(a)) = (before, after) else {
+            panic!("tagging broke a message")
+        };
+        assert_eq!(
+            (b.facility, b.severity, b.format),
+            (a.facility, a.severity, a.format)
+        );
     }
 }
 
@@ -40,8 +45,18 @@ fn snmp(data: &[u8]) {
         assert!(m.pdu.kind.is_notification());
         assert_eq!(m.pdu.request_id, Some(7));
         let v1 = parse(data, &mut Usm::default()).expect("a translated v1 trap decodes");
-        let count = |m: &wire::snmp::Message, oid: &[u32]| m.pdu.varbinds.iter().filter(|vb| vb.oid.arcs() == oid).count();
-        for oid in [&rewrite::SNMP_TRAP_ADDRESS_0[..], &rewrite::SNMP_TRAP_COMMUNITY_0, &rewrite::SNMP_TRAP_ENTERPRISE_0] {
+        let count = |m: &wire::snmp::Message, oid: &[u32]| {
+            m.pdu
+                .varbinds
+                .iter()
+                .filter(|vb| vb.oid.arcs() == oid)
+                .count()
+        };
+        for oid in [
+            &rewrite::SNMP_TRAP_ADDRESS_0[..],
+            &rewrite::SNMP_TRAP_COMMUNITY_0,
+            &rewrite::SNMP_TRAP_ENTERPRISE_0,
+        ] {
             assert_eq!(count(&m, oid), count(&v1, oid).max(1));
         }
     }
@@ -75,7 +90,9 @@ fn informs(data: &[u8]) {
 
 fn netflow(data: &[u8]) {
     // Template sets are copied as they are: only when all of them read does the copy have to read back.
-    let Ok((_, original)) = announcements(data) else { return };
+    let Ok((_, original)) = announcements(data) else {
+        return;
+    };
     let Some(t) = template_only(data) else {
         assert!(original.is_empty());
         return;
@@ -96,7 +113,9 @@ fn netflow(data: &[u8]) {
     let replay = templates_datagram(h.protocol, &t, &defined).expect("templates fit one datagram");
     let (_, again) = announcements(&replay).expect("the replay reads back");
     // the replay puts data templates first, then options templates, each in their original order
-    let key = |t: &&wire::netflow::template::Template| (t.id, t.options, t.scope_fields, t.fields.clone());
+    let key = |t: &&wire::netflow::template::Template| {
+        (t.id, t.options, t.scope_fields, t.fields.clone())
+    };
     let mut want: Vec<_> = defined.iter().filter(|t| !t.options).map(key).collect();
     want.extend(defined.iter().filter(|t| t.options).map(key));
     let got: Vec<_> = again

@@ -60,8 +60,12 @@ thread_local! {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else { return };
-    let kind = Kind::ALL.get(usize::from(pick) % (Kind::ALL.len() + 1)).copied();
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let kind = Kind::ALL
+        .get(usize::from(pick) % (Kind::ALL.len() + 1))
+        .copied();
     let (addr, payload) = rest.split_at(rest.len().min(4));
     let mut octets = [0u8; 4];
     octets[..addr.len()].copy_from_slice(addr);

@@ -33,13 +33,11 @@ const USERS: [(&str, A, Option<P>); 18] = [
 fn usm() -> &'static Mutex<Usm> {
     static USM: OnceLock<Mutex<Usm>> = OnceLock::new();
     USM.get_or_init(|| {
-        let users = USERS.iter().map(|(name, auth, privacy)| {
-            UsmUser {
-                name: name.as_bytes().to_vec(),
-                engine_id: None,
-                auth: Some((*auth, b"authpass123".to_vec())),
-                privacy: privacy.map(|p| (p, b"privpass123".to_vec())),
-            }
+        let users = USERS.iter().map(|(name, auth, privacy)| UsmUser {
+            name: name.as_bytes().to_vec(),
+            engine_id: None,
+            auth: Some((*auth, b"authpass123".to_vec())),
+            privacy: privacy.map(|p| (p, b"privpass123".to_vec())),
         });
         Mutex::new(Usm::new(users.collect()).expect("valid users"))
     })

@@ -15,7 +15,14 @@ fuzz_target!(|data: &[u8]| {
         Ok(m) => {
             assert!(m.facility < 24 && m.severity < 8);
             assert!(m.has_pri || (m.facility, m.severity) == (1, 5));
-            let fields = [m.timestamp, m.hostname, m.app, m.procid, m.msgid, m.structured_data];
+            let fields = [
+                m.timestamp,
+                m.hostname,
+                m.app,
+                m.procid,
+                m.msgid,
+                m.structured_data,
+            ];
             for f in fields.into_iter().flatten().chain([m.message]) {
                 assert!(inside(data, f));
             }

@@ -777,6 +777,47 @@ mod tests {
     }
 
     #[test]
+    fn an_snmp_engine_and_v3_destinations_are_checked_at_load() {
+        let err = |text: &str| Config::parse("x.toml", text).unwrap_err().to_string();
+        let engine = "[capture]\nsnmp_engine_id = \"80001f8804736b7731\"\n\
+                      [[capture.snmp_users]]\nname = \"alice\"\nauth_protocol = \"sha256\"\n\
+                      auth_password = \"authpass1\"\npriv_protocol = \"aes\"\npriv_password = \"privpass1\"\n";
+        let cfg = Config::parse("x.toml", engine).unwrap();
+        let e = cfg.capture.snmp_engine().unwrap().unwrap();
+        assert_eq!((e.id.len(), e.users.len()), (9, 1));
+        let e = err("[capture]\nlisten = [\"127.0.0.1:162\"]\nsnmp_engine_id = \"8000\"\n");
+        assert!(
+            e.starts_with("x.toml:3: key `capture.snmp_engine_id`") && e.contains("5 bytes"),
+            "{e}"
+        );
+        let e = err("[[capture.snmp_users]]\nname = \"a\"\nauth_protocol = \"sha\"\nauth_password = \"authpass1\"\n");
+        assert!(
+            e.contains("key `capture.snmp_users`") && e.contains("snmp_engine_id"),
+            "{e}"
+        );
+        let short = engine.replace("privpass1", "short");
+        assert!(err(&short).contains("shorter than 8"), "{}", err(&short));
+        let dest = |user: &str, url: &str| {
+            format!("[[forward.destination]]\nurl = \"{url}\"\nkinds = [\"snmptrap\"]\nsnmp_user = \"{user}\"\n")
+        };
+        let ok = dest("bob:md5:authpass1:des:privpass1", "udp://127.0.0.1:162");
+        assert!(Config::parse("x.toml", &ok).is_ok());
+        let e = err(&dest(
+            "bob:md5:authpass1:des:privpass1:80000000aa",
+            "udp://127.0.0.1:162",
+        ));
+        assert!(
+            e.starts_with("x.toml:4: key `forward.destination[0].snmp_user`")
+                && e.contains("discovered"),
+            "{e}"
+        );
+        let e = err(&dest("bob:md5:authpass1", "udp://127.0.0.1:162?spoof"));
+        assert!(e.contains("plain udp://"), "{e}");
+        let e = err(&dest("bob:md4:authpass1", "udp://127.0.0.1:162"));
+        assert!(e.contains("not an auth protocol"), "{e}");
+    }
+
+    #[test]
     fn snmp_users_take_every_algorithm_and_an_engine() {
         use wire::snmp::{AuthProtocol as A, PrivProtocol as P};
         let flag = |s: &str| SnmpUser::parse_flag(s).and_then(|u| u.usm());

@@ -445,4 +445,146 @@ mod tests {
         assert_eq!(r.informs_given_up, 10);
         assert_eq!(relay.send(b"not an inform", now, &mut r), Delivery::AsIs);
     }
+
+    mod v3 {
+        use super::*;
+        use wire::snmp::engine::{Engine, Outcome};
+        use wire::snmp::{AuthProtocol, PrivProtocol, UsmUser};
+
+        const ENGINE: &[u8] = b"\x80\x00\x1f\x88\x04dest";
+
+        fn user() -> UsmUser {
+            UsmUser {
+                name: b"relay".to_vec(),
+                engine_id: None,
+                auth: Some((AuthProtocol::HmacSha256, b"authpass123".to_vec())),
+                privacy: Some((PrivProtocol::Aes128Cfb, b"privpass123".to_vec())),
+            }
+        }
+
+        /// The destination: an authoritative engine at `boots`.
+        fn destination(boots: u32) -> Engine {
+            Engine::new(ENGINE.to_vec(), boots, vec![user()], 9).unwrap()
+        }
+
+        fn relay() -> InformRelay {
+            InformRelay::new(
+                FIRST_TIMEOUT,
+                MAX_SENDS,
+                Some(UserKeys::new(&user()).unwrap()),
+            )
+        }
+
+        fn report(o: Outcome) -> Vec<u8> {
+            match o {
+                Outcome::Refused {
+                    report: Some(r), ..
+                } => r,
+                other => panic!("no report: {other:?}"),
+            }
+        }
+
+        fn response(o: Outcome) -> Vec<u8> {
+            match o {
+                Outcome::Inform { response, .. } => response,
+                other => panic!("not taken: {other:?}"),
+            }
+        }
+
+        #[test]
+        fn held_until_the_engine_is_discovered_then_sent_and_acknowledged() {
+            let (mut relay, mut r) = (relay(), DestinationReport::default());
+            let mut dest = destination(3);
+            let t0 = Instant::now();
+            let Delivery::Held(Some(probe)) = relay.send(INFORM, t0, &mut r) else {
+                panic!("the first inform waits for a probe's answer");
+            };
+            assert_eq!(
+                relay.send(INFORM, t0, &mut r),
+                Delivery::Held(None),
+                "one probe out at a time"
+            );
+            assert!(
+                relay.due(t0, &mut r).is_empty(),
+                "nothing but probes before the engine is known"
+            );
+            relay.answer(&report(dest.receive(&probe, 40)), t0, &mut r);
+            let informs = relay.due(t0, &mut r);
+            assert_eq!(
+                informs.len(),
+                2,
+                "both held informs go once the engine is known"
+            );
+            for m in &informs {
+                relay.answer(&response(dest.receive(m, 40)), t0, &mut r);
+            }
+            let third = match relay.send(INFORM, t0, &mut r) {
+                Delivery::Send(m) => m,
+                other => panic!("sent at once now: {other:?}"),
+            };
+            relay.answer(&response(dest.receive(&third, 40)), t0, &mut r);
+            assert_eq!(relay.in_flight(), 0);
+            assert_eq!(
+                (
+                    r.informs_sent,
+                    r.informs_held,
+                    r.engine_probes,
+                    r.informs_acknowledged,
+                    r.reports,
+                    r.responses
+                ),
+                (3, 2, 1, 3, 1, 3)
+            );
+        }
+
+        #[test]
+        fn a_destination_that_rebooted_reports_its_time_and_gets_the_inform_again() {
+            let (mut relay, mut r) = (relay(), DestinationReport::default());
+            let t0 = Instant::now();
+            let Delivery::Held(Some(probe)) = relay.send(INFORM, t0, &mut r) else {
+                panic!("held");
+            };
+            relay.answer(&report(destination(3).receive(&probe, 40)), t0, &mut r);
+            let stale = relay.due(t0, &mut r).remove(0);
+            // the engine restarted: boots 4, its time near 0
+            let mut rebooted = destination(4);
+            let window = report(rebooted.receive(&stale, 2));
+            relay.answer(&window, t0, &mut r);
+            let again = relay.due(t0, &mut r);
+            assert_eq!(
+                again.len(),
+                1,
+                "sent again at once with the reported boots and time"
+            );
+            relay.answer(&response(rebooted.receive(&again[0], 2)), t0, &mut r);
+            assert_eq!(
+                (r.informs_acknowledged, r.informs_retried, r.reports),
+                (1, 2, 2)
+            );
+        }
+
+        #[test]
+        fn held_informs_are_given_up_when_the_engine_never_answers() {
+            let keys = UserKeys::new(&user()).unwrap();
+            let mut relay = InformRelay::new(Duration::from_millis(100), 3, Some(keys));
+            let mut r = DestinationReport::default();
+            let t0 = Instant::now();
+            assert!(matches!(
+                relay.send(INFORM, t0, &mut r),
+                Delivery::Held(Some(_))
+            ));
+            let mut probes = 1;
+            for ms in [100, 300, 699] {
+                probes += relay.due(t0 + Duration::from_millis(ms), &mut r).len();
+            }
+            assert_eq!(probes, 3, "probes back off: at 0, 100 and 300 ms");
+            assert!(relay
+                .due(t0 + Duration::from_millis(700), &mut r)
+                .is_empty());
+            assert_eq!(
+                (relay.in_flight(), r.informs_given_up, r.engine_probes),
+                (0, 1, 3)
+            );
+        }
+    }
 }
