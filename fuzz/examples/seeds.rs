@@ -441,17 +441,7 @@ fn engine_seeds(s: &Settings) -> Vec<(String, Vec<u8>)> {
         .expect("a v2c inform")
         .pdu;
     let mut seeds = Vec::new();
-    let probe = Outgoing {
-        msg_id: 1,
-        reportable: true,
-        engine_id: b"",
-        boots: 0,
-        time: 0,
-        user: b"",
-        level: SecurityLevel::NoAuthNoPriv,
-    };
-    let scoped = outgoing::scoped_pdu(b"", b"", &outgoing::probe_pdu(1));
-    seeds.extend(outgoing::encode(&probe, None, 0, &scoped).map(|m| ("probe".to_owned(), m)));
+    seeds.push(("probe".to_owned(), outgoing::discovery_probe(1)));
     for (name, auth, privacy) in [
         ("sha_aes", A::HmacSha, Some(P::Aes128Cfb)),
         ("md5", A::HmacMd5, None),

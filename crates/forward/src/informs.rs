@@ -301,17 +301,7 @@ impl InformRelay {
             now + first * 2u32.saturating_pow(v3.probes.min(6) - 1),
         ));
         r.engine_probes += 1;
-        let o = Outgoing {
-            msg_id,
-            reportable: true,
-            engine_id: b"",
-            boots: 0,
-            time: 0,
-            user: b"",
-            level: SecurityLevel::NoAuthNoPriv,
-        };
-        let scoped = outgoing::scoped_pdu(b"", b"", &outgoing::probe_pdu(msg_id as i32));
-        outgoing::encode(&o, None, 0, &scoped)
+        Some(outgoing::discovery_probe(msg_id))
     }
 
     /// The message to send for inform `id`: v2c as stored; v3 encoded for the destination's engine at its

@@ -190,13 +190,12 @@ impl Engine {
         if scoped.pdu.kind != PduKind::Inform {
             return self.refuse(msg, Refusal::NotAnInform, None, now);
         }
-        let plain = self.in_clear(msg, &scoped);
-        let response =
-            outgoing::retag_pdu(&scoped.pdu_bytes, tag::RESPONSE, request_id).and_then(|pdu| {
-                let answer =
-                    outgoing::scoped_pdu(scoped.context_engine_id, scoped.context_name, &pdu);
-                self.answer(msg, msg.global.level, Some(keys), now, &answer)
-            });
+        let pdu = scoped.pdu_bytes();
+        let plain = self.in_clear(msg, &scoped, &pdu);
+        let response = outgoing::retag_pdu(&pdu, tag::RESPONSE, request_id).and_then(|pdu| {
+            let answer = outgoing::scoped_pdu(scoped.context_engine_id, scoped.context_name, &pdu);
+            self.answer(msg, msg.global.level, Some(keys), now, &answer)
+        });
         match (plain, response) {
             (Some(plain), Some(response)) => Outcome::Inform {
                 plain,
@@ -208,12 +207,8 @@ impl Engine {
     }
 
     /// The inform as a noAuthNoPriv message: this engine's ID, the sender's msgID, user, boots and time.
-    fn in_clear(&self, msg: &Opened, scoped: &v3::RawScoped) -> Option<Vec<u8>> {
-        let clear = outgoing::scoped_pdu(
-            scoped.context_engine_id,
-            scoped.context_name,
-            &scoped.pdu_bytes,
-        );
+    fn in_clear(&self, msg: &Opened, scoped: &v3::RawScoped, pdu: &[u8]) -> Option<Vec<u8>> {
+        let clear = outgoing::scoped_pdu(scoped.context_engine_id, scoped.context_name, pdu);
         let o = Outgoing {
             msg_id: msg.global.msg_id,
             reportable: false,
@@ -407,28 +402,13 @@ mod tests {
     fn discovery_is_answered_with_the_engine_id_boots_and_time() {
         let u = user(Some(AuthProtocol::HmacSha), None);
         let mut e = engine(u.clone());
-        let probe = Outgoing {
-            msg_id: 5,
-            reportable: true,
-            engine_id: b"",
-            boots: 0,
-            time: 0,
-            user: b"",
-            level: SecurityLevel::NoAuthNoPriv,
-        };
-        let probe = outgoing::encode(
-            &probe,
-            None,
-            0,
-            &outgoing::scoped_pdu(b"", b"", &outgoing::probe_pdu(77)),
-        )
-        .unwrap();
+        let probe = outgoing::discovery_probe(77);
         let (reason, report) = refused(e.receive(&probe, 300));
         assert_eq!(reason, Refusal::Discovery);
         let a = answer::read(&report.clone().unwrap(), None).unwrap();
         assert_eq!(
             (a.msg_id, a.engine_id.as_slice(), a.boots, a.time, a.kind),
-            (5, ENGINE, BOOTS, 300, AnswerKind::Report(Some(4)))
+            (77, ENGINE, BOOTS, 300, AnswerKind::Report(Some(4)))
         );
         let m = parse(&report.unwrap(), &mut Usm::default()).unwrap();
         assert_eq!(

@@ -132,7 +132,7 @@ pub fn notification(p: &[u8]) -> Option<Notification> {
     (scoped.pdu.kind == super::PduKind::Inform).then(|| Notification {
         context_engine_id: scoped.context_engine_id.to_vec(),
         context_name: scoped.context_name.to_vec(),
-        pdu: scoped.pdu_bytes,
+        pdu: scoped.pdu_bytes(),
     })
 }
 

@@ -132,9 +132,26 @@ pub fn report_pdu(request_id: i32, counter: &[u32], value: u32) -> Vec<u8> {
     out
 }
 
-/// A GetRequest without variable bindings: the probe that makes an engine report its ID, boots and time
-/// (RFC 3414 4).
-pub fn probe_pdu(request_id: i32) -> Vec<u8> {
+/// A discovery probe (RFC 3414 4): a noAuthNoPriv, reportable GetRequest without bindings, with an empty
+/// engine ID and user, which an engine answers with a Report of its ID, boots and time. Its request-id is the
+/// msgID.
+pub fn discovery_probe(msg_id: u32) -> Vec<u8> {
+    let o = Outgoing {
+        msg_id,
+        reportable: true,
+        engine_id: b"",
+        boots: 0,
+        time: 0,
+        user: b"",
+        level: SecurityLevel::NoAuthNoPriv,
+    };
+    let scoped = scoped_pdu(b"", b"", &probe_pdu(msg_id as i32));
+    // nothing to sign or encrypt: encoding cannot fail
+    encode(&o, None, 0, &scoped).unwrap_or_default()
+}
+
+/// A GetRequest without variable bindings.
+fn probe_pdu(request_id: i32) -> Vec<u8> {
     let mut out = Vec::new();
     ber::write::nested(&mut out, tag::GET, |p| {
         header_fields(p, request_id);

@@ -109,17 +109,25 @@ pub(crate) fn mac_range(p: &[u8]) -> Option<Range<usize>> {
     open(p).map(|o| o.sec.mac_range())
 }
 
-/// The raw parts of a plaintext ScopedPDU: contextEngineID, contextName and the PDU element (tag and length
-/// written again in their shortest form).
+/// The parts of a plaintext ScopedPDU: contextEngineID, contextName and the PDU, decoded and as sent.
 pub(crate) struct RawScoped<'a> {
     pub context_engine_id: &'a [u8],
     pub context_name: &'a [u8],
     pub pdu: Pdu,
-    pub pdu_bytes: Vec<u8>,
+    pdu_element: Tlv<'a>,
 }
 
-/// Reads a plaintext ScopedPDU from `t` (its first element; bytes after it are padding when it was
-/// encrypted, and are ignored then).
+impl RawScoped<'_> {
+    /// The PDU element (its tag and length written again in their shortest form).
+    pub fn pdu_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.pdu_element.value.len() + 4);
+        ber::write::tlv(&mut out, self.pdu_element.tag, self.pdu_element.value);
+        out
+    }
+}
+
+/// Reads a plaintext ScopedPDU from `t` (the first element of decrypted data, whose trailing bytes are
+/// padding).
 pub(crate) fn raw_scoped<'a>(t: &Tlv<'a>) -> Result<RawScoped<'a>, WireError> {
     if t.tag != tag::SEQUENCE {
         return Err(t.err("snmp: ScopedPDU not a SEQUENCE"));
@@ -130,16 +138,14 @@ pub(crate) fn raw_scoped<'a>(t: &Tlv<'a>) -> Result<RawScoped<'a>, WireError> {
         "snmp: contextEngineID not an OCTET STRING",
     )?;
     let name = r.expect(tag::OCTET_STRING, "snmp: contextName not an OCTET STRING")?;
-    let pdu_tlv = r.next()?;
+    let pdu_element = r.next()?;
+    let pdu = Pdu::decode(&pdu_element)?;
     r.finish("snmp: bytes after the scoped PDU")?;
-    let pdu = Pdu::decode(&pdu_tlv)?;
-    let mut pdu_bytes = Vec::with_capacity(pdu_tlv.value.len() + 4);
-    ber::write::tlv(&mut pdu_bytes, pdu_tlv.tag, pdu_tlv.value);
     Ok(RawScoped {
         context_engine_id: engine.value,
         context_name: name.value,
         pdu,
-        pdu_bytes,
+        pdu_element,
     })
 }
 
@@ -323,18 +329,11 @@ fn plaintext(data: &Tlv) -> Result<Scoped, WireError> {
 }
 
 fn scoped(t: &Tlv) -> Result<Scoped, WireError> {
-    let mut r = t.reader();
-    let engine = r.expect(
-        tag::OCTET_STRING,
-        "snmp: contextEngineID not an OCTET STRING",
-    )?;
-    let name = r.expect(tag::OCTET_STRING, "snmp: contextName not an OCTET STRING")?;
-    let pdu = Pdu::decode(&r.next()?)?;
-    r.finish("snmp: bytes after the scoped PDU")?;
+    let raw = raw_scoped(t)?;
     Ok(Scoped {
-        context_engine_id: engine.value.to_vec(),
-        context_name: name.value.to_vec(),
-        pdu,
+        context_engine_id: raw.context_engine_id.to_vec(),
+        context_name: raw.context_name.to_vec(),
+        pdu: raw.pdu,
     })
 }
 
