@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from helpers.gating import require_programs
-from helpers.net import free_port
+from helpers.net import UdpSink, free_port
 from helpers.snmp import NO_MIBS_ENV, Snmptrapd
 from test_inform_relay import by_name, listener_relay
 
@@ -133,3 +133,54 @@ def test_v3_usm_failures_are_reported_to_the_sender_counted_and_never_relayed(se
     assert cap_stats["snmp_engine_reports"] == 4 and cap_stats["published"] == 0, cap_stats
     assert receiver.traps() == []
     assert "snmp_engine_wrong_digest=1" in cap.output()
+
+
+def test_v3_informs_go_as_v3_traps_from_forwards_engine_or_as_v2c_traps_where_so_configured(sekiwake, tmp_path):
+    """`informs = "trap"`: with snmp_user, an SNMPv3 trap from the engine `snmp_engine_id` (the receiver binds
+    the user to it with `createUser -e`); without, a v2c trap with the destination's community."""
+    require_programs("snmpinform", "snmptrapd")
+    forward_engine = "0x80001f8804666f727731"
+    v3 = Snmptrapd(tmp_path / "v3")
+    with open(v3.conf, "a") as f:
+        f.write(f"createUser -e {forward_engine} t_sha512_aes SHA-512 {AUTHPASS} AES {PRIVPASS}\n")
+    v3.start()
+    sink = UdpSink(tmp_path / "sink", count=1, timeout=15).start()
+    conf = tmp_path / "forward.toml"
+    conf.write_text(f"""
+[[forward.destination]]
+name = "v3-trap"
+url = "udp://127.0.0.1:{v3.port}"
+kinds = ["snmptrap"]
+informs = "trap"
+snmp_user = "{user_flag('t_sha512_aes', 'SHA-512', 'AES')}"
+snmp_engine_id = "{forward_engine}"
+
+[[forward.destination]]
+name = "v2c-trap"
+url = "{sink.url}"
+kinds = ["snmptrap"]
+informs = "trap"
+community = "relayed"
+""")
+    port, cap, fwd = listener_relay(sekiwake, config=conf, capture_args=[
+        "--snmp-engine-id", ENGINE, "--snmp-user", user_flag("s_sha_aes", "SHA", "AES")])
+    try:
+        sent = snmpinform_v3(port, "s_sha_aes", "SHA", "AES", "as-a-trap")
+        logged = v3.wait_traps(1)
+        got = sink.results()
+    finally:
+        v3.stop()
+    cap_rc, _ = cap.terminate()
+    fwd_rc, stats = fwd.terminate()
+
+    assert cap_rc == 0 and fwd_rc == 0, cap.output() + fwd.output()
+    assert sent.returncode == 0, sent.stderr
+    assert len(logged) == 1 and 'STRING: "as-a-trap"' in logged[0], logged
+    [(_, _, trap)] = got
+    body = 2 if trap[1] < 0x80 else 2 + (trap[1] & 0x7f)  # after the message's SEQUENCE header
+    head = b"\x02\x01\x01" + b"\x04\x07relayed" + b"\xa7"  # version 2c, the community, a Trap PDU
+    assert trap[0] == 0x30 and trap[body:body + len(head)] == head, trap.hex()
+    assert b"as-a-trap" in trap
+    for name in ("v3-trap", "v2c-trap"):
+        d = by_name(stats, name)
+        assert (d["forwarded"], d["informs_sent"], d["rewritten"]) == (1, 0, 0), d

@@ -90,6 +90,13 @@ pub struct Destination {
     /// SNMPv3 informs of this user, at the highest level its passwords allow, with keys localised to the
     /// engine ID the destination reports when probed (RFC 3414 4).
     pub snmp_user: Option<String>,
+    /// `informs = "trap"` with `snmp_user`: the engine ID (hex, 5 to 32 bytes) this forwarder sends SNMPv3
+    /// traps to this destination from (a trap's sender is its authoritative engine: the receiver's
+    /// `createUser -e` names it).
+    pub snmp_engine_id: Option<String>,
+    /// `informs = "trap"` without `snmp_user`: the community of the v2c traps made from SNMPv3 informs (a v2c
+    /// inform keeps its own). Default `public`.
+    pub community: Option<String>,
     /// TCP/TLS: messages and bytes held while the destination is away.
     pub queue_messages: Option<usize>,
     pub queue_bytes: Option<usize>,
@@ -117,6 +124,20 @@ pub enum InformMode {
 impl Destination {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.url.text)
+    }
+
+    /// The engine ID SNMPv3 traps go there from, if configured.
+    pub fn trap_engine_id(&self) -> Result<Option<Vec<u8>>, String> {
+        let Some(hex) = &self.snmp_engine_id else {
+            return Ok(None);
+        };
+        let id = crate::parse_engine_id(hex)?;
+        match id.len() >= 5 {
+            true => Ok(Some(id)),
+            false => Err(format!(
+                "`{hex}` is shorter than 5 bytes (RFC 3411 SnmpEngineID)"
+            )),
+        }
     }
 
     /// The SNMPv3 user informs go there as, if any.
@@ -589,6 +610,16 @@ impl ForwardConfig {
             if let Err(m) = d.usm_user() {
                 return Err(problem(key("snmp_user"), "snmp_user", m));
             }
+            if let Err(m) = d.trap_engine_id() {
+                return Err(problem(key("snmp_engine_id"), "snmp_engine_id", m));
+            }
+            let v3_traps = d.informs == InformMode::Trap && d.snmp_user.is_some();
+            if v3_traps && d.snmp_engine_id.is_none() {
+                let m = "SNMPv3 traps (informs = \"trap\" with snmp_user) need snmp_engine_id, the engine \
+                         they are sent from"
+                    .into();
+                return Err(problem(key("snmp_user"), "snmp_user", m));
+            }
             let plain_udp = matches!(d.transport(), Ok(Transport::Udp(_)));
             if d.snmp_user.is_some() && !plain_udp {
                 let m = "SNMPv3 informs go to plain udp:// destinations only".into();
@@ -726,6 +757,8 @@ pub fn parse_to(s: &str) -> Result<Destination, String> {
         inform_timeout_ms: None,
         inform_sends: None,
         snmp_user: None,
+        snmp_engine_id: None,
+        community: None,
         queue_messages: None,
         queue_bytes: None,
         tls_ca: None,

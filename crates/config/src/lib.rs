@@ -815,6 +815,23 @@ mod tests {
         assert!(e.contains("plain udp://"), "{e}");
         let e = err(&dest("bob:md4:authpass1", "udp://127.0.0.1:162"));
         assert!(e.contains("not an auth protocol"), "{e}");
+        let trap = format!("{ok}informs = \"trap\"\n");
+        let e = err(&trap);
+        assert!(
+            e.starts_with("x.toml:4: key `forward.destination[0].snmp_user`")
+                && e.contains("snmp_engine_id"),
+            "{e}"
+        );
+        assert!(Config::parse(
+            "x.toml",
+            &format!("{trap}snmp_engine_id = \"80001f8804666f7277\"\n")
+        )
+        .is_ok());
+        let e = err(&format!("{trap}snmp_engine_id = \"0x80\"\n"));
+        assert!(
+            e.starts_with("x.toml:6: key `forward.destination[0].snmp_engine_id`"),
+            "{e}"
+        );
     }
 
     #[test]

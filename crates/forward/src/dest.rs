@@ -13,6 +13,7 @@ use sinks::SinkStats;
 use wire::snmp::PduKind;
 
 use crate::informs::{self, Delivery, InformRelay};
+use crate::traps::TrapMaker;
 use wire::snmp::rewrite::Untranslatable;
 
 use crate::report::DestinationReport;
@@ -128,6 +129,29 @@ fn count_answer(r: &mut DestinationReport, p: &[u8]) {
         Some(PduKind::Response) => r.responses += 1,
         Some(PduKind::Report) => r.reports += 1,
         _ => r.answers_other += 1,
+    }
+}
+
+/// How informs become traps at a destination with `informs = "trap"`: SNMPv3 traps with `snmp_user` (and the
+/// `snmp_engine_id` they come from), else v2c traps.
+fn trap_maker(d: &Destination) -> Result<TrapMaker, OpenError> {
+    let engine_id = d.trap_engine_id().map_err(OpenError::Settings)?;
+    let user = match d.informs {
+        InformMode::Trap => d.usm_user().map_err(OpenError::Settings)?,
+        InformMode::Inform => None,
+    };
+    match (user, engine_id) {
+        (Some(u), Some(engine_id)) => {
+            let keys =
+                wire::snmp::UserKeys::new(&u).map_err(|e| OpenError::Settings(e.to_string()))?;
+            Ok(TrapMaker::v3(&keys, engine_id))
+        }
+        (Some(_), None) => Err(OpenError::Settings(
+            "SNMPv3 traps need snmp_engine_id, the engine they are sent from".into(),
+        )),
+        (None, _) => Ok(TrapMaker::v2c(
+            d.community.as_deref().unwrap_or("public").as_bytes(),
+        )),
     }
 }
 
@@ -318,9 +342,11 @@ pub struct Dest {
     pub report: DestinationReport,
     /// When the destination last refused a datagram (UDP: ICMP unreachable), to tell whether it is down.
     last_refusal: Option<Instant>,
-    /// How SNMPv2c informs go there, and (plain UDP, `informs = "inform"`) those in flight.
+    /// How informs go there: (plain UDP, `informs = "inform"`) those in flight, or (`informs = "trap"`) how
+    /// they become traps.
     inform_mode: InformMode,
     informs: Option<InformRelay>,
+    traps: TrapMaker,
 }
 
 impl Dest {
@@ -366,6 +392,7 @@ impl Dest {
                 true => Some(inform_relay(d)?),
                 false => None,
             },
+            traps: trap_maker(d)?,
         })
     }
 
@@ -377,9 +404,10 @@ impl Dest {
             return Delivery::AsIs;
         }
         match (self.inform_mode, self.informs.as_mut()) {
-            (InformMode::Trap, _) => {
-                wire::snmp::inform::as_trap(payload).map_or(Delivery::AsIs, Delivery::Send)
-            }
+            (InformMode::Trap, _) => self
+                .traps
+                .trap(payload)
+                .map_or(Delivery::AsIs, Delivery::Send),
             (InformMode::Inform, Some(relay)) => {
                 relay.send(payload, Instant::now(), &mut self.report)
             }

@@ -9,6 +9,7 @@ mod group;
 mod informs;
 mod report;
 pub mod route;
+mod traps;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;

@@ -136,6 +136,20 @@ pub fn notification(p: &[u8]) -> Option<Notification> {
     })
 }
 
+/// An inform (v2c, or v3 in clear) as a v2c Trap with `community`, `request_id` and the inform's bindings:
+/// what an RFC 3584 §4.2 proxy makes of a v3 notification for a v2c receiver.
+pub fn as_v2c_trap(p: &[u8], community: &[u8], request_id: i32) -> Option<Vec<u8>> {
+    let n = notification(p)?;
+    let pdu = super::outgoing::retag_pdu(&n.pdu, tag::TRAP_V2, request_id)?;
+    let mut out = Vec::with_capacity(pdu.len() + community.len() + 8);
+    ber::write::nested(&mut out, tag::SEQUENCE, |m| {
+        ber::write::integer(m, tag::INTEGER, V2C.into());
+        ber::write::tlv(m, tag::OCTET_STRING, community);
+        m.extend_from_slice(&pdu);
+    });
+    Some(out)
+}
+
 /// A v2c InformRequest as a v2c Trap (same request-id and varbinds), for a destination that takes traps.
 pub fn as_trap(p: &[u8]) -> Option<Vec<u8>> {
     let (version, at, pdu) = pdu_at(p)?;
