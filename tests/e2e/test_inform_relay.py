@@ -68,6 +68,17 @@ def inform_v2c(request_id, value, pdu_tag=0xa6):
     return tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, b"public") + pdu)
 
 
+def snmp_destinations(path, *dests):
+    """A forward configuration at `path` with one `[[forward.destination]]` per dict of keys (kinds:
+    snmptrap); strings are quoted, numbers not. Returns the path."""
+    def value(v):
+        return str(v) if isinstance(v, int) else f'"{v}"'
+    blocks = ["[[forward.destination]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in d.items())
+              + 'kinds = ["snmptrap"]\n' for d in dests]
+    path.write_text("\n".join(blocks))
+    return path
+
+
 def listener_relay(sekiwake, to=(), config=None, capture_args=()):
     """capture --listen -> bus -> forward (to: --to destinations, config: a forward configuration file,
     capture_args: more capture flags)."""
@@ -143,28 +154,11 @@ def test_informs_are_resent_until_acknowledged_given_up_or_sent_as_traps(sekiwak
     require_programs("snmptrapd")
     returns_port, never_port = free_port("udp"), free_port("udp")
     sink = UdpSink(tmp_path / "sink", count=1, timeout=15).start()
-    conf = tmp_path / "forward.toml"
-    conf.write_text(f"""
-[[forward.destination]]
-name = "returns"
-url = "udp://127.0.0.1:{returns_port}"
-kinds = ["snmptrap"]
-inform_timeout_ms = 300
-inform_sends = 6
-
-[[forward.destination]]
-name = "never"
-url = "udp://127.0.0.1:{never_port}"
-kinds = ["snmptrap"]
-inform_timeout_ms = 200
-inform_sends = 3
-
-[[forward.destination]]
-name = "as-trap"
-url = "{sink.url}"
-kinds = ["snmptrap"]
-informs = "trap"
-""")
+    conf = snmp_destinations(
+        tmp_path / "forward.toml",
+        {"name": "returns", "url": f"udp://127.0.0.1:{returns_port}", "inform_timeout_ms": 300, "inform_sends": 6},
+        {"name": "never", "url": f"udp://127.0.0.1:{never_port}", "inform_timeout_ms": 200, "inform_sends": 3},
+        {"name": "as-trap", "url": sink.url, "informs": "trap"})
     port, cap, fwd = listener_relay(sekiwake, config=conf)
     inform = inform_v2c(0x0bad, 7)
     receiver = Snmptrapd(tmp_path / "snmptrapd", port=returns_port)
@@ -209,21 +203,10 @@ def test_a_flood_of_informs_to_a_dead_receiver_never_holds_up_traps(sekiwake, tm
     informs, traps = 5000, 200
     dead = free_port("udp")
     sink = UdpSink(tmp_path / "sink", count=informs + traps, timeout=30, idle=5, rcvbuf=16 << 20).start()
-    conf = tmp_path / "forward.toml"
-    conf.write_text(f"""
-[[forward.destination]]
-name = "dead"
-url = "udp://127.0.0.1:{dead}"
-kinds = ["snmptrap"]
-inform_timeout_ms = 200
-inform_sends = 2
-
-[[forward.destination]]
-name = "live"
-url = "{sink.url}"
-kinds = ["snmptrap"]
-informs = "trap"
-""")
+    conf = snmp_destinations(
+        tmp_path / "forward.toml",
+        {"name": "dead", "url": f"udp://127.0.0.1:{dead}", "inform_timeout_ms": 200, "inform_sends": 2},
+        {"name": "live", "url": sink.url, "informs": "trap"})
     port, cap, fwd = listener_relay(sekiwake, config=conf)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for i in range(informs):

@@ -14,7 +14,7 @@ import time
 from helpers.gating import require_programs
 from helpers.net import UdpSink, free_port
 from helpers.snmp import NO_MIBS_ENV, Snmptrapd
-from test_inform_relay import by_name, listener_relay
+from test_inform_relay import by_name, listener_relay, snmp_destinations
 
 ENGINE = "0x80001f8804736b7731"  # capture's: 80001f8804 || "skw1"
 TRAP_OID = "1.3.6.1.6.3.1.1.5.3"
@@ -59,21 +59,12 @@ def test_v3_informs_are_acknowledged_first_try_and_delivered_once_to_each_receiv
     require_programs("snmpinform", "snmptrapd")
     first = v3_receiver(tmp_path / "r1", "0x80001f8804726563763031", "r_sha256_aes", "SHA-256", "AES").start()
     late = v3_receiver(tmp_path / "r2", "0x80001f8804726563763032", "r_md5_des", "MD5", "DES")
-    conf = tmp_path / "forward.toml"
-    conf.write_text(f"""
-[[forward.destination]]
-name = "first"
-url = "udp://127.0.0.1:{first.port}"
-kinds = ["snmptrap"]
-snmp_user = "{user_flag('r_sha256_aes', 'SHA-256', 'AES')}"
-
-[[forward.destination]]
-name = "late"
-url = "udp://127.0.0.1:{late.port}"
-kinds = ["snmptrap"]
-snmp_user = "{user_flag('r_md5_des', 'MD5', 'DES')}"
-inform_timeout_ms = 500
-""")
+    conf = snmp_destinations(
+        tmp_path / "forward.toml",
+        {"name": "first", "url": f"udp://127.0.0.1:{first.port}",
+         "snmp_user": user_flag("r_sha256_aes", "SHA-256", "AES")},
+        {"name": "late", "url": f"udp://127.0.0.1:{late.port}", "snmp_user": user_flag("r_md5_des", "MD5", "DES"),
+         "inform_timeout_ms": 500})
     users = [a for s in SENDERS for a in ("--snmp-user", user_flag(*s))]
     port, cap, fwd = listener_relay(sekiwake, config=conf, capture_args=["--snmp-engine-id", ENGINE, *users])
     try:
@@ -145,23 +136,11 @@ def test_v3_informs_go_as_v3_traps_from_forwards_engine_or_as_v2c_traps_where_so
         f.write(f"createUser -e {forward_engine} t_sha512_aes SHA-512 {AUTHPASS} AES {PRIVPASS}\n")
     v3.start()
     sink = UdpSink(tmp_path / "sink", count=1, timeout=15).start()
-    conf = tmp_path / "forward.toml"
-    conf.write_text(f"""
-[[forward.destination]]
-name = "v3-trap"
-url = "udp://127.0.0.1:{v3.port}"
-kinds = ["snmptrap"]
-informs = "trap"
-snmp_user = "{user_flag('t_sha512_aes', 'SHA-512', 'AES')}"
-snmp_engine_id = "{forward_engine}"
-
-[[forward.destination]]
-name = "v2c-trap"
-url = "{sink.url}"
-kinds = ["snmptrap"]
-informs = "trap"
-community = "relayed"
-""")
+    conf = snmp_destinations(
+        tmp_path / "forward.toml",
+        {"name": "v3-trap", "url": f"udp://127.0.0.1:{v3.port}", "informs": "trap",
+         "snmp_user": user_flag("t_sha512_aes", "SHA-512", "AES"), "snmp_engine_id": forward_engine},
+        {"name": "v2c-trap", "url": sink.url, "informs": "trap", "community": "relayed"})
     port, cap, fwd = listener_relay(sekiwake, config=conf, capture_args=[
         "--snmp-engine-id", ENGINE, "--snmp-user", user_flag("s_sha_aes", "SHA", "AES")])
     try:

@@ -145,12 +145,11 @@ impl Destination {
         let Some(spec) = &self.snmp_user else {
             return Ok(None);
         };
-        let mut user = crate::SnmpUser::parse_flag(spec)?.usm()?;
+        let user = crate::SnmpUser::parse_flag(spec)?.usm()?;
         if user.engine_id.is_some() {
             return Err("an engine ID has no place here: the destination's is discovered".into());
         }
-        user.engine_id = None;
-        wire::snmp::UserKeys::new(&user).map_err(|e| e.to_string())?;
+        wire::snmp::Usm::check(std::slice::from_ref(&user)).map_err(|e| e.to_string())?;
         Ok(Some(user))
     }
 }

@@ -103,13 +103,18 @@ impl CaptureConfig {
                 "snmp_engine_id `{hex}` is shorter than 5 bytes (RFC 3411 SnmpEngineID)"
             ));
         }
+        // the engine's users are its own: an engine ID given with one has no place here
         let users = self
             .snmp_users
             .iter()
-            .map(SnmpUser::usm)
+            .map(|u| {
+                SnmpUser::usm(u).map(|u| wire::snmp::UsmUser {
+                    engine_id: None,
+                    ..u
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        wire::snmp::engine::Engine::new(id.clone(), 1, users.clone(), 0)
-            .map_err(|e| e.to_string())?;
+        wire::snmp::Usm::check(&users).map_err(|e| e.to_string())?;
         Ok(Some(SnmpEngine { id, users }))
     }
 }
@@ -605,9 +610,7 @@ impl Config {
         }
         for (i, u) in self.decode.snmp_users.iter().enumerate() {
             let checked = u.usm().and_then(|one| {
-                wire::snmp::Usm::new(vec![one])
-                    .map(drop)
-                    .map_err(|e| e.to_string())
+                wire::snmp::Usm::check(std::slice::from_ref(&one)).map_err(|e| e.to_string())
             });
             checked.map_err(|message| ConfigError {
                 file: file.to_owned(),
@@ -616,7 +619,7 @@ impl Config {
                 message,
             })?;
         }
-        if let Err(e) = wire::snmp::Usm::new(self.decode.options().snmp_users) {
+        if let Err(e) = wire::snmp::Usm::check(&self.decode.options().snmp_users) {
             return Err(fail(
                 "decode.snmp_users".into(),
                 "[[decode.snmp_users]]",

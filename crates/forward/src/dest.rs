@@ -10,7 +10,6 @@ use sinks::spoof::{SpoofError, SpoofSink};
 use sinks::stream::{StreamError, StreamSink, StreamStats};
 use sinks::udp::UdpSink;
 use sinks::SinkStats;
-use wire::snmp::PduKind;
 
 use crate::informs::{self, Delivery, InformRelay};
 use crate::traps::TrapMaker;
@@ -120,18 +119,6 @@ const MAX_ANSWERS_PER_READ: usize = 256;
 /// Counts one datagram a destination sent back: SNMP Responses (acknowledging an inform in flight, if it
 /// names one) and Reports by name, anything else apart. Without users, v1, v2c and unauthenticated v3
 /// messages are read (a v3 discovery Report is unauthenticated).
-/// Counts what a destination without an inform relay sent back.
-fn count_answer(r: &mut DestinationReport, p: &[u8]) {
-    let kind = wire::snmp::parse(p, &mut wire::snmp::Usm::default())
-        .ok()
-        .map(|m| m.pdu.kind);
-    match kind {
-        Some(PduKind::Response) => r.responses += 1,
-        Some(PduKind::Report) => r.reports += 1,
-        _ => r.answers_other += 1,
-    }
-}
-
 /// How informs become traps at a destination with `informs = "trap"`: SNMPv3 traps with `snmp_user` (and the
 /// `snmp_engine_id` they come from), else v2c traps.
 fn trap_maker(d: &Destination) -> Result<TrapMaker, OpenError> {
@@ -422,7 +409,9 @@ impl Dest {
         let now = Instant::now();
         self.sink.receive(&mut |p| match relay.as_mut() {
             Some(relay) => relay.answer(p, now, report),
-            None => count_answer(report, p),
+            None => {
+                informs::count_answer(p, report);
+            }
         });
         if self.sink.refused() > refused_before {
             // an ICMP unreachable read with the answers says the destination is down, as a refused send does

@@ -16,7 +16,7 @@ use wire::snmp::answer::{self, AnswerKind};
 use wire::snmp::ber::tag;
 use wire::snmp::inform;
 use wire::snmp::outgoing::{self, Outgoing};
-use wire::snmp::{LocalKeys, SecurityLevel, UserKeys};
+use wire::snmp::{LocalKeys, PduKind, SecurityLevel, UserKeys};
 
 use crate::report::DestinationReport;
 
@@ -68,7 +68,6 @@ pub struct InformRelay {
 /// The SNMPv3 side of a destination: the user informs go as, and what its engine told of itself.
 struct V3Peer {
     user: UserKeys,
-    level: SecurityLevel,
     engine: Option<Engine>,
     /// The msgID of the latest discovery probe and when it is due again.
     probe: Option<(u32, Instant)>,
@@ -101,12 +100,11 @@ impl InformRelay {
             next_id: 0,
             in_flight: BTreeMap::new(),
             v3: v3.map(|user| V3Peer {
-                level: user.level(),
                 user,
                 engine: None,
                 probe: None,
                 probes: 0,
-                salt: seed(),
+                salt: wire::snmp::engine::salt_seed(),
             }),
         }
     }
@@ -169,7 +167,8 @@ impl InformRelay {
         match a.kind {
             AnswerKind::Response => {
                 r.responses += 1;
-                let authentic = a.level == v3.level || v3.level == SecurityLevel::NoAuthNoPriv;
+                let level = v3.user.level();
+                let authentic = a.level == level || level == SecurityLevel::NoAuthNoPriv;
                 if authentic {
                     self.acknowledge(i64::from(a.msg_id), r);
                 }
@@ -183,18 +182,10 @@ impl InformRelay {
     }
 
     fn answer_v2c(&mut self, p: &[u8], r: &mut DestinationReport) {
-        let kind = wire::snmp::parse(p, &mut wire::snmp::Usm::default())
-            .ok()
-            .map(|m| m.pdu.kind);
-        match kind {
-            Some(wire::snmp::PduKind::Response) => {
-                r.responses += 1;
-                if let Some(id) = inform::response_id(p) {
-                    self.acknowledge(id, r);
-                }
+        if count_answer(p, r) == Some(PduKind::Response) {
+            if let Some(id) = inform::response_id(p) {
+                self.acknowledge(id, r);
             }
-            Some(wire::snmp::PduKind::Report) => r.reports += 1,
-            _ => r.answers_other += 1,
         }
     }
 
@@ -320,7 +311,7 @@ impl InformRelay {
             boots: e.boots,
             time: e.time.saturating_add(elapsed),
             user: &v3.user.name,
-            level: v3.level,
+            level: v3.user.level(),
         };
         let context_engine_id = match f.context_engine_id.is_empty() {
             true => &e.id,
@@ -354,12 +345,17 @@ impl InformRelay {
     }
 }
 
-/// A salt counter's start: different per process, so that two runs with one key do not repeat salts.
-fn seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    t ^ (u64::from(std::process::id()) << 32)
+/// Counts an answer read without keys (v1/v2c, or v3 in clear) by its PDU type, and tells the type.
+pub fn count_answer(p: &[u8], r: &mut DestinationReport) -> Option<PduKind> {
+    let kind = wire::snmp::parse(p, &mut wire::snmp::Usm::default())
+        .ok()
+        .map(|m| m.pdu.kind);
+    match kind {
+        Some(PduKind::Response) => r.responses += 1,
+        Some(PduKind::Report) => r.reports += 1,
+        _ => r.answers_other += 1,
+    }
+    kind
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 //! localised to that engine. A trap's sender is its authoritative engine: nothing to discover, nothing
 //! acknowledged.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use wire::snmp::ber::tag;
-use wire::snmp::inform;
 use wire::snmp::outgoing::{self, Outgoing};
+use wire::snmp::{engine, inform};
 use wire::snmp::{LocalKeys, SecurityLevel, UserKeys};
 
 /// How a destination's traps are made from informs.
@@ -45,18 +45,15 @@ impl TrapMaker {
 
     /// SNMPv3 traps of `user` from the engine `engine_id`.
     pub fn v3(user: &UserKeys, engine_id: Vec<u8>) -> Self {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
         TrapMaker::V3(V3Traps {
             keys: user.localise(&engine_id),
             level: user.level(),
             user: user.name.clone(),
             engine_id,
-            boots: now.as_secs().clamp(1, i32::MAX as u64 - 1) as u32,
+            boots: engine::boots_now(),
             started: Instant::now(),
             next_id: 0,
-            salt: now.as_nanos() as u64,
+            salt: engine::salt_seed(),
         })
     }
 

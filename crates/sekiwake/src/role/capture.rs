@@ -502,44 +502,8 @@ impl InformDesk {
     /// acknowledgement of an inform that is on the bus. `listener`: the datagram came from a listener socket
     /// (else nothing is answered).
     fn publish(&mut self, p: &mut Publishing, c: &Captured<'_>, iface: &str, listener: bool) {
-        if listener && c.class.kind == Kind::Snmptrap && c.class.variant == 3 {
-            if let Some((engine, started)) = self.engine.as_mut() {
-                let now = u32::try_from(started.elapsed().as_secs()).unwrap_or(u32::MAX);
-                match engine.receive(c.payload, now) {
-                    Outcome::NotForUs => {}
-                    Outcome::Inform {
-                        plain,
-                        response,
-                        request_id,
-                    } => {
-                        let plain = Captured {
-                            payload: &plain,
-                            class: Class {
-                                flags: c.class.flags | FLAG_INFORM,
-                                ..c.class
-                            },
-                            ..*c
-                        };
-                        let inform = Inform {
-                            response,
-                            request_id: request_id.into(),
-                        };
-                        return self.take(p, &plain, iface, inform);
-                    }
-                    Outcome::Refused { reason, report } => {
-                        *self
-                            .counters
-                            .engine_refused
-                            .entry(reason.name())
-                            .or_default() += 1;
-                        if let Some(report) = report {
-                            self.counters.engine_reports += 1;
-                            self.answers.push((c.dst, c.src, report, false));
-                        }
-                        return;
-                    }
-                }
-            }
+        if listener && self.for_engine(p, c, iface) {
+            return;
         }
         let inform = (listener && c.class.flags & FLAG_INFORM != 0)
             .then(|| wire::snmp::inform::v2c_inform(c.payload))
@@ -550,6 +514,58 @@ impl InformDesk {
                 p.publish(c, iface);
             }
         }
+    }
+
+    /// Whether `c` is an SNMPv3 message for capture's engine: an inform it took is published in clear and
+    /// answered; a refusal is counted and its Report queued.
+    fn for_engine(&mut self, p: &mut Publishing, c: &Captured<'_>, iface: &str) -> bool {
+        let Some((engine, started)) = self.engine.as_mut() else {
+            return false;
+        };
+        if c.class.kind != Kind::Snmptrap || c.class.variant != 3 {
+            return false;
+        }
+        let now = u32::try_from(started.elapsed().as_secs()).unwrap_or(u32::MAX);
+        match engine.receive(c.payload, now) {
+            Outcome::NotForUs => return false,
+            Outcome::Inform {
+                plain,
+                response,
+                request_id,
+            } => {
+                let class = Class {
+                    flags: c.class.flags | FLAG_INFORM,
+                    ..c.class
+                };
+                let plain = Captured {
+                    payload: &plain,
+                    class,
+                    ..*c
+                };
+                let request_id = request_id.into();
+                self.take(
+                    p,
+                    &plain,
+                    iface,
+                    Inform {
+                        response,
+                        request_id,
+                    },
+                );
+            }
+            Outcome::Refused { reason, report } => {
+                *self
+                    .counters
+                    .engine_refused
+                    .entry(reason.name())
+                    .or_default() += 1;
+                if let Some(report) = report {
+                    self.counters.engine_reports += 1;
+                    self.answers.push((c.dst, c.src, report, false));
+                }
+            }
+        }
+        true
     }
 
     /// An inform to a listener: published (once: a sender's retry is only answered again), then answered.
@@ -583,8 +599,7 @@ impl InformDesk {
     }
 }
 
-/// Capture's SNMPv3 engine, when an engine ID is configured: its boots are the start's Unix time in seconds,
-/// which grows from one start to the next as RFC 3414 2.2.2 asks, with no state file to keep.
+/// Capture's SNMPv3 engine, when an engine ID is configured (boots: the start's Unix time).
 fn snmp_engine(c: &CaptureConfig) -> Result<Option<Engine>> {
     let Some(config::SnmpEngine { id, users }) = c
         .snmp_engine()
@@ -593,10 +608,8 @@ fn snmp_engine(c: &CaptureConfig) -> Result<Option<Engine>> {
     else {
         return Ok(None);
     };
-    let boots = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_secs().clamp(1, i32::MAX as u64 - 1) as u32);
-    let engine = Engine::new(id, boots, users, random_id())?;
+    let boots = wire::snmp::engine::boots_now();
+    let engine = Engine::new(id, boots, users, wire::snmp::engine::salt_seed())?;
     tracing::info!(
         "capture: SNMPv3 engine {} (boots {boots}) answers informs to the listeners",
         engine

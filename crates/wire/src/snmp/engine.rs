@@ -20,6 +20,23 @@ const TIME_WINDOW_SECS: u32 = 150;
 /// usmStats (RFC 3414 5): the counters a Report names.
 const USM_STATS: [u32; 9] = [1, 3, 6, 1, 6, 3, 15, 1, 1];
 
+/// Boots for an engine that starts now: the Unix time in seconds, which grows from one start to the next as
+/// RFC 3414 2.2.2 asks, with no state file to keep (valid until 2038, when it reaches 2^31 - 1).
+pub fn boots_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs().clamp(1, i32::MAX as u64 - 1) as u32)
+}
+
+/// Where a privacy salt counter starts: the time in nanoseconds and the process ID, so that two runs with one
+/// key do not repeat salts.
+pub fn salt_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
 /// Why a message for this engine was answered with a Report or not taken at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {

@@ -232,6 +232,20 @@ struct Clock {
 }
 
 impl Usm {
+    /// What [`Usm::new`] would refuse in `users`, found without turning passwords into keys (which costs a
+    /// megabyte of hashing per password): for checking a configuration.
+    pub fn check(users: &[UsmUser]) -> Result<(), UsmError> {
+        let mut seen = std::collections::HashSet::with_capacity(users.len());
+        for u in users {
+            let name = || String::from_utf8_lossy(&u.name).into_owned();
+            check(u).map_err(|e| e(name()))?;
+            if !seen.insert((&u.name, &u.engine_id)) {
+                return Err(UsmError::DuplicateUser(name()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(users: Vec<UsmUser>) -> Result<Self, UsmError> {
         let mut map: HashMap<Vec<u8>, Entries> = HashMap::with_capacity(users.len());
         for u in users {
@@ -753,7 +767,12 @@ mod tests {
 
     #[test]
     fn bad_user_lists_are_errors_naming_the_user() {
-        let err = |u: Vec<UsmUser>| Usm::new(u).unwrap_err();
+        // the check without keys refuses what building the keys refuses, with the same error
+        let err = |u: Vec<UsmUser>| {
+            let e = Usm::new(u.clone()).unwrap_err();
+            assert_eq!(Usm::check(&u), Err(e.clone()));
+            e
+        };
         assert_eq!(
             err(vec![user("a", Some("short"), None)]),
             UsmError::ShortPassword("a".into())
