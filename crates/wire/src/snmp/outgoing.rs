@@ -30,7 +30,7 @@ pub struct Outgoing<'a> {
 pub fn encode(o: &Outgoing, keys: Option<&LocalKeys>, salt: u64, scoped: &[u8]) -> Option<Vec<u8>> {
     let keys = match o.level {
         SecurityLevel::NoAuthNoPriv => None,
-        level => Some(keys.filter(|k| allows(k.level(), level))?),
+        level => Some(keys.filter(|k| k.level() >= level)?),
     };
     let (data, salt) = match (o.level, keys) {
         (SecurityLevel::AuthPriv, Some(k)) => {
@@ -72,18 +72,6 @@ pub fn encode(o: &Outgoing, keys: Option<&LocalKeys>, salt: u64, scoped: &[u8]) 
         k.sign(&mut out, mac);
     }
     Some(out)
-}
-
-fn allows(have: SecurityLevel, want: SecurityLevel) -> bool {
-    rank(have) >= rank(want)
-}
-
-fn rank(l: SecurityLevel) -> u8 {
-    match l {
-        SecurityLevel::NoAuthNoPriv => 0,
-        SecurityLevel::AuthNoPriv => 1,
-        SecurityLevel::AuthPriv => 2,
-    }
 }
 
 fn flags(level: SecurityLevel, reportable: bool) -> u8 {

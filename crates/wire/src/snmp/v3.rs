@@ -15,7 +15,8 @@ pub(crate) const FLAG_AUTH: u8 = 0x01;
 pub(crate) const FLAG_PRIV: u8 = 0x02;
 pub(crate) const FLAG_REPORTABLE: u8 = 0x04;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Ordered from the least to the most protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SecurityLevel {
     NoAuthNoPriv,
     AuthNoPriv,
