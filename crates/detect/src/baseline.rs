@@ -124,12 +124,31 @@ impl Baseline {
         score
     }
 
+    /// `k` buckets in a row without an event, learnt as one step with the weight `k` steps would have had:
+    /// a key seen once a minute costs one update per event, not sixty. Idle buckets are not scored.
+    pub fn idle(&mut self, x: f32, k: u32, t: &Tuning) {
+        if k == 0 || self.seen == 0 {
+            return;
+        }
+        let x = match t.log {
+            true => x.max(0.0).ln_1p(),
+            false => x,
+        };
+        let w = 1.0 - (1.0 - t.alpha).powi(k.min(10_000) as i32);
+        let d = x - self.mean;
+        self.mean += w * d;
+        self.var = (1.0 - w) * (self.var + w * d * d);
+        self.seen = self.seen.saturating_add(k);
+    }
+
     /// The standard deviation used to score: with a floor for counts, and never zero.
     fn deviation(&self, t: &Tuning) -> f32 {
-        let floor = match t.counts {
-            true => self.mean.max(1.0),
+        let floor = match (t.counts, t.log) {
+            // Poisson: the variance of a count is its mean; of its logarithm, about 1 / the count.
+            (true, false) => self.mean.max(1.0),
+            (true, true) => 1.0 / (1.0 + self.mean.exp_m1().max(0.0)),
             // A flat series still has a scale: a hundredth of its level.
-            false => (0.01 * self.mean).powi(2) + 1e-6,
+            (false, _) => (0.01 * self.mean).powi(2) + 1e-6,
         };
         (self.var + floor).sqrt()
     }

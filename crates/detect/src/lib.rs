@@ -3,6 +3,18 @@
 //! out; the evaluation tools feed recorded series.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod baseline;
+pub mod config;
+pub mod distinct;
+pub mod engine;
 pub mod episode;
 pub mod eval;
+pub mod facts;
+pub mod series;
+pub mod table;
+pub mod templates;
+
+pub use alert::Alert;
+pub use config::Config;
+pub use engine::{Detector, Stats};

@@ -94,6 +94,11 @@ impl Time {
 }
 
 impl Time {
+    /// Milliseconds since 1970 (for durations: a flow's end minus its start).
+    pub fn unix_ms(&self) -> u64 {
+        self.unix_secs * 1000 + u64::from(self.nanos / 1_000_000)
+    }
+
     /// `yyyy-mm-ddThh:mm:ss[.fff…]Z` in a stack buffer: printing times is on the JSON path of every flow that
     /// carries them, where `fmt` machinery and an escaping adapter cost more than the digits.
     fn text(&self) -> TimeText {

@@ -1,0 +1,384 @@
+//! The `[detect]` section: every detector switchable and tunable, with defaults that work untuned.
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use crate::baseline::{Direction, Tuning};
+use crate::episode::Pacing;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Seconds after start during which the detectors learn and nothing alerts.
+    pub warmup: u32,
+    /// Alerts about one device (an exporter, or the address a flood or scan names) within this many seconds
+    /// of each other are one incident.
+    pub incident_window: u32,
+    /// Alerts open at once, at most (more are counted as `over_cap`).
+    pub max_open: usize,
+    pub rate: Rate,
+    pub silence: Silence,
+    pub new_template: NewTemplate,
+    pub scan: Scan,
+    pub flood: Flood,
+    pub flap: Flap,
+    pub storm: Storm,
+    /// Fixed limits per group of addresses (`[[detect.ceiling]]`).
+    #[serde(rename = "ceiling")]
+    pub ceilings: Vec<Ceiling>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            warmup: 60,
+            incident_window: 60,
+            max_open: 10_000,
+            rate: Rate::default(),
+            silence: Silence::default(),
+            new_template: NewTemplate::default(),
+            scan: Scan::default(),
+            flood: Flood::default(),
+            flap: Flap::default(),
+            storm: Storm::default(),
+            ceilings: Vec::new(),
+        }
+    }
+}
+
+/// The baseline a live series starts with: a memory of about 100 s, scored in log space, counts.
+fn live_tuning() -> Tuning {
+    Tuning {
+        alpha: 0.01,
+        clamp: 3.0,
+        short: 0.3,
+        long: 0.002,
+        threshold: 4.0,
+        min_z: 5.0,
+        warmup: 30,
+        direction: Direction::Up,
+        counts: true,
+        log: true,
+    }
+}
+
+/// Learned per-second rates: datagrams per (kind, exporter), syslog messages per (exporter, severity) and
+/// per (exporter, template), traps per exporter, and pps/bps/flows/SYN per flow source.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rate {
+    pub enabled: bool,
+    /// Series held at most (least recently used out).
+    pub keys: usize,
+    pub datagrams: bool,
+    pub syslog_severity: bool,
+    pub syslog_template: bool,
+    pub traps: bool,
+    pub flow_sources: bool,
+    pub baseline: Tuning,
+    pub pacing: Pacing,
+}
+
+impl Default for Rate {
+    fn default() -> Self {
+        Rate {
+            enabled: true,
+            keys: 500_000,
+            datagrams: true,
+            syslog_severity: true,
+            syslog_template: true,
+            traps: true,
+            flow_sources: true,
+            baseline: live_tuning(),
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+/// An exporter that sent steadily, then nothing for `factor` times its usual interval (and `min_gap` s).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Silence {
+    pub enabled: bool,
+    pub exporters: usize,
+    pub factor: f32,
+    pub min_gap: f32,
+    /// Datagrams an exporter must have sent before its silence means something.
+    pub min_arrivals: u32,
+    pub pacing: Pacing,
+}
+
+impl Default for Silence {
+    fn default() -> Self {
+        Silence {
+            enabled: true,
+            exporters: 100_000,
+            factor: 5.0,
+            min_gap: 2.0,
+            min_arrivals: 20,
+            pacing: Pacing {
+                hold_down: 0,
+                cooldown: 0,
+                update_every: 60,
+            },
+        }
+    }
+}
+
+/// A log template first seen after the warm-up: on the whole bus, and from one exporter.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewTemplate {
+    pub enabled: bool,
+    pub templates: usize,
+    /// Share of agreeing words for a message to join a template.
+    pub similarity: f32,
+    /// Also alert when an exporter sends a template it never sent, after its own warm-up.
+    pub per_exporter: bool,
+    /// (exporter, template) pairs remembered.
+    pub pairs: usize,
+    pub pacing: Pacing,
+}
+
+impl Default for NewTemplate {
+    fn default() -> Self {
+        NewTemplate {
+            enabled: true,
+            templates: 5_000,
+            similarity: 0.5,
+            per_exporter: true,
+            pairs: 200_000,
+            pacing: Pacing {
+                hold_down: 30,
+                cooldown: 0,
+                update_every: 30,
+            },
+        }
+    }
+}
+
+/// Distinct destination ports (and hosts) per source in a window.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scan {
+    pub enabled: bool,
+    pub sources: usize,
+    /// Seconds.
+    pub window: u32,
+    pub ports: u64,
+    pub hosts: u64,
+    pub pacing: Pacing,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan {
+            enabled: true,
+            sources: 100_000,
+            window: 10,
+            ports: 100,
+            hosts: 50,
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+/// A destination's pps, bps, flows/s or SYN pps far above its baseline (and an absolute floor).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flood {
+    pub enabled: bool,
+    /// Addresses followed, as destinations and as sources (each direction its own key).
+    pub hosts: usize,
+    /// How far above the learned level (× its mean).
+    pub factor: f32,
+    /// Below these nothing is a flood; a destination still learning alerts above them.
+    pub min_pps: f32,
+    pub min_mbps: f32,
+    pub min_flows: f32,
+    pub min_syn_pps: f32,
+    pub baseline: Tuning,
+    pub pacing: Pacing,
+}
+
+impl Default for Flood {
+    fn default() -> Self {
+        Flood {
+            enabled: true,
+            hosts: 200_000,
+            factor: 5.0,
+            min_pps: 5_000.0,
+            min_mbps: 50.0,
+            min_flows: 1_000.0,
+            min_syn_pps: 1_000.0,
+            baseline: live_tuning(),
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+/// linkDown/linkUp per (exporter, interface), from traps and syslog.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flap {
+    pub enabled: bool,
+    pub interfaces: usize,
+    pub transitions: u32,
+    /// Seconds.
+    pub window: u32,
+    pub pacing: Pacing,
+}
+
+impl Default for Flap {
+    fn default() -> Self {
+        Flap {
+            enabled: true,
+            interfaces: 100_000,
+            transitions: 5,
+            window: 10,
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+/// Bursts of traps (or syslog messages) from one exporter: at least `traps` (`syslog`) in `window` seconds,
+/// and `factor` times its usual count per window.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storm {
+    pub enabled: bool,
+    pub exporters: usize,
+    pub window: u32,
+    pub traps: u32,
+    pub syslog: u32,
+    pub factor: f32,
+    pub pacing: Pacing,
+}
+
+impl Default for Storm {
+    fn default() -> Self {
+        Storm {
+            enabled: true,
+            exporters: 100_000,
+            window: 10,
+            traps: 100,
+            syslog: 2_000,
+            factor: 5.0,
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+/// Hard limits for a group of networks, FastNetMon style: `_in` for traffic to an address of the group,
+/// `_out` for traffic from one. Each limit is per address, per second.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ceiling {
+    pub name: String,
+    /// CIDR prefixes (`192.0.2.0/24`, `2001:db8::/32`).
+    pub networks: Vec<String>,
+    pub pps_in: Option<f32>,
+    pub mbps_in: Option<f32>,
+    pub flows_in: Option<f32>,
+    pub syn_pps_in: Option<f32>,
+    pub pps_out: Option<f32>,
+    pub mbps_out: Option<f32>,
+    pub flows_out: Option<f32>,
+    pub syn_pps_out: Option<f32>,
+}
+
+/// A parsed CIDR prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Network {
+    pub fn parse(s: &str) -> Result<Network, String> {
+        let (a, l) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not an address/prefix"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match l {
+            "" => max,
+            l => l
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("`{s}`: prefix length 0..={max}"))?,
+        };
+        Ok(Network { addr, len })
+    }
+
+    pub fn contains(&self, a: IpAddr) -> bool {
+        let (x, y, max) = match (self.addr, a) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                (u128::from(u32::from(n)), u128::from(u32::from(a)), 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => (u128::from(n), u128::from(a), 128),
+            _ => return false,
+        };
+        let shift = max - u32::from(self.len);
+        shift >= 128 || (x >> shift) == (y >> shift)
+    }
+}
+
+impl Config {
+    /// Rules serde cannot say. Errors name the key.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        for (i, c) in self.ceilings.iter().enumerate() {
+            if c.networks.is_empty() {
+                return Err((
+                    format!("detect.ceiling[{i}].networks"),
+                    "a ceiling needs at least one network".into(),
+                ));
+            }
+            for n in &c.networks {
+                Network::parse(n).map_err(|m| (format!("detect.ceiling[{i}].networks"), m))?;
+            }
+        }
+        let t = &self.new_template.similarity;
+        if !(0.0..=1.0).contains(t) {
+            return Err((
+                "detect.new_template.similarity".into(),
+                "between 0 and 1".into(),
+            ));
+        }
+        for (key, n) in [
+            ("detect.scan.window", self.scan.window),
+            ("detect.flap.window", self.flap.window),
+            ("detect.storm.window", self.storm.window),
+        ] {
+            if n == 0 {
+                return Err((key.into(), "at least 1 second".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let n = Network::parse("192.0.2.0/24").unwrap();
+        assert!(n.contains("192.0.2.77".parse().unwrap()));
+        assert!(!n.contains("192.0.3.1".parse().unwrap()));
+        assert!(!n.contains("2001:db8::1".parse().unwrap()));
+        assert!(Network::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Network::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8:1::5".parse().unwrap()));
+        assert!(Network::parse("192.0.2.0/33").is_err());
+        assert!(Network::parse("nope/8").is_err());
+    }
+}
