@@ -3,8 +3,9 @@
 //! keep the counters all subscribers share, report them, reload on SIGHUP, and stop cleanly — calling the
 //! role's [`Handler`] once per batch. The role only says what it does with envelopes.
 //!
-//! Conservation: `received = bad_envelope + ` what the handler was given; `bus_gaps` counts sequence numbers
-//! publishers gave to datagrams this subscriber never got.
+//! Conservation: `received = bad_envelope + alerts + ` what the handler was given; `bus_gaps` counts
+//! sequence numbers publishers gave to datagrams this subscriber never got. Alert events (topic `alert/`,
+//! published by `detect`) are not envelopes: they go to [`Handler::alert`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,7 +51,12 @@ pub struct BusStats {
     pub bus_gaps: u64,
     /// Distinct publishers seen.
     pub publishers: usize,
+    /// Alert events (topic `alert/...`, a JSON body) handed to [`Handler::alert`].
+    pub alerts: u64,
 }
+
+/// The topic prefix of alert events.
+pub const ALERT_TOPIC: &[u8] = b"alert/";
 
 /// What a subscriber reports: the role's name, the shared bus counters and the role's own counters, side by
 /// side in one JSON object.
@@ -100,6 +106,11 @@ pub trait Handler {
 
     /// One batch of checked envelopes, in the order received. An error ends the role.
     fn batch(&mut self, batch: &[Delivered<'_>]) -> Result<(), Self::Error>;
+
+    /// An alert event (topic `alert/<type>/<exporter>/`, the alert's JSON as body), after the batch it came in.
+    fn alert(&mut self, _topic: &[u8], _body: &[u8]) -> Result<(), Self::Error> {
+        Ok(())
+    }
 
     /// Nothing arrived for a while (a good moment to flush output).
     fn idle(&mut self) -> Result<(), Self::Error> {
@@ -203,8 +214,14 @@ impl Subscribed {
             return handler.idle().map(|()| 0);
         }
         let mut good = Vec::with_capacity(n);
+        let mut alerts = Vec::new();
         for m in &batch {
             self.stats.received += 1;
+            if m.topic.starts_with(ALERT_TOPIC) {
+                self.stats.alerts += 1;
+                alerts.push(m);
+                continue;
+            }
             match Envelope::new_checked(&m.body[..]) {
                 Ok(e) => {
                     let stream = (
@@ -224,7 +241,10 @@ impl Subscribed {
                 }),
             }
         }
-        let handled = handler.batch(&good);
+        let mut handled = handler.batch(&good);
+        for m in alerts {
+            handled = handled.and_then(|()| handler.alert(&m.topic, &m.body));
+        }
         drop(good);
         self.batch = batch;
         self.batch.clear();
@@ -418,6 +438,7 @@ mod tests {
             bad_envelope: 1,
             bus_gaps: 1,
             publishers: 2,
+            alerts: 0,
         };
         assert_eq!(r.bus, want, "the sflow topic is not subscribed");
         assert_eq!(r.counters.handled, 4);

@@ -581,6 +581,21 @@ impl Config {
         }
     }
 
+    /// An error about a role's own section that serde could not see: the file, the line where `name =` is
+    /// written, and the dotted key (`detect.ceiling[0].networks`).
+    pub fn error_at(&self, key: &str, name: &str, message: String) -> ConfigError {
+        let (file, line) = match &self.source {
+            Some(s) => (s.file().to_owned(), find_key_line(s.text(), name)),
+            None => ("(command line)".to_owned(), None),
+        };
+        ConfigError {
+            file,
+            line,
+            key: key.to_owned(),
+            message,
+        }
+    }
+
     /// Rules that span several values, or that serde alone cannot say.
     fn check(&self, file: &str, text: &str) -> Result<(), ConfigError> {
         let fail = |key: String, needle: &str, message: String| ConfigError {

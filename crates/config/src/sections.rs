@@ -26,6 +26,14 @@ impl Source {
             text: text.to_owned(),
         }
     }
+
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Refuses a top-level key that is neither a shared section nor one of `role_sections`.

@@ -27,6 +27,11 @@ pub struct Config {
     /// Fixed limits per group of addresses (`[[detect.ceiling]]`).
     #[serde(rename = "ceiling")]
     pub ceilings: Vec<Ceiling>,
+    /// Where alerts go (`stdout`, `file:PATH`, `webhook:URL`, `alertmanager:URL`, `syslog:udp://HOST:PORT`,
+    /// `bus:ENDPOINT`); opened by the `detect` role. Default: stdout.
+    pub alerts: Vec<String>,
+    /// Events each alert target holds while it is slow or down; past it they are dropped and counted.
+    pub alert_queue: usize,
 }
 
 impl Default for Config {
@@ -43,6 +48,8 @@ impl Default for Config {
             flap: Flap::default(),
             storm: Storm::default(),
             ceilings: Vec::new(),
+            alerts: Vec::new(),
+            alert_queue: 1000,
         }
     }
 }
@@ -117,8 +124,9 @@ impl Default for Silence {
             factor: 5.0,
             min_gap: 2.0,
             min_arrivals: 20,
+            // A silent exporter is hit at every sweep (each second): the episode ends when it speaks again.
             pacing: Pacing {
-                hold_down: 0,
+                hold_down: 2,
                 cooldown: 0,
                 update_every: 60,
             },

@@ -86,6 +86,8 @@ struct Exporter {
 #[derive(Debug, Clone, Default)]
 struct Scan {
     start: u32,
+    /// The second of the last hit: one a second is enough.
+    last_hit: u32,
     ports: Distinct,
     hosts: Distinct,
     inserts: u32,
@@ -107,6 +109,7 @@ struct Storm {
     previous: u32,
     /// The usual count per window.
     mean: f32,
+    last_hit: u32,
 }
 
 struct CompiledCeiling {
@@ -176,8 +179,9 @@ pub struct Detector {
     exporters: Table<(u8, IpAddr), Exporter>,
     miner: Miner,
     pairs: Table<(IpAddr, u32), ()>,
-    /// Templates born after the warm-up and when: their repeats update the alert until its hold-down.
-    fresh: HashMap<u32, u32>,
+    /// Templates born after the warm-up: (born, last hit). Their repeats update the alert until its
+    /// hold-down, one hit a second at most.
+    fresh: HashMap<u32, (u32, u32)>,
     scans: Table<IpAddr, Scan>,
     hosts: Table<(IpAddr, Side), Host>,
     flaps: Table<(IpAddr, u64), Flap>,
@@ -189,8 +193,12 @@ pub struct Detector {
 
 impl Detector {
     /// Fails on a configuration that cannot work (its message names the key).
-    pub fn new(cfg: Config) -> Result<Self, String> {
+    pub fn new(mut cfg: Config) -> Result<Self, String> {
         cfg.check().map_err(|(k, m)| format!("{k}: {m}"))?;
+        // A key learns no longer than the process does.
+        for t in [&mut cfg.rate.baseline, &mut cfg.flood.baseline] {
+            t.warmup = t.warmup.min(cfg.warmup);
+        }
         let pacing = HashMap::from([
             (Type::Rate, cfg.rate.pacing),
             (Type::Silence, cfg.silence.pacing),
@@ -453,7 +461,7 @@ impl Detector {
         }
         let hold = self.cfg.new_template.pacing.hold_down;
         let now = self.now;
-        self.fresh.retain(|_, born| now <= *born + hold);
+        self.fresh.retain(|_, (born, _)| now <= *born + hold);
         self.registry.sweep(self.now);
     }
 
@@ -484,9 +492,14 @@ impl Detector {
     fn template(&mut self, exporter: IpAddr, m: templates::Matched, text: &str) {
         let warm = self.now >= self.started + self.cfg.warmup;
         if m.new && warm {
-            self.fresh.insert(m.id, self.now);
+            self.fresh.insert(m.id, (self.now, 0));
         }
-        if self.fresh.contains_key(&m.id) {
+        if let Some((_, last)) = self
+            .fresh
+            .get_mut(&m.id)
+            .filter(|(_, last)| *last < self.now)
+        {
+            *last = self.now;
             self.template_hit(None, exporter, m.id, text);
         }
         if !self.cfg.new_template.per_exporter {
@@ -556,7 +569,8 @@ impl Detector {
         let elapsed = (now - s.start) as f32 / c.window as f32;
         let recent = s.count as f32 + s.previous as f32 * (1.0 - elapsed).max(0.0);
         let floor = if syslog { c.syslog } else { c.traps } as f32;
-        if recent >= floor && recent >= c.factor * s.mean {
+        if recent >= floor && recent >= c.factor * s.mean && s.last_hit < now {
+            s.last_hit = now;
             let usual = s.mean;
             self.storm_hit(exporter, syslog, recent, usual, floor);
         }
@@ -807,11 +821,14 @@ impl Detector {
         s.hosts.insert(hash64(&f.dst) as u32);
         s.inserts += 1;
         let exact = s.ports.exact().is_some() && s.hosts.exact().is_some();
-        if !exact && !s.inserts.is_multiple_of(8) {
+        if s.last_hit == now || !exact && !s.inserts.is_multiple_of(8) {
             return;
         }
         let (ports, hosts) = (s.ports.count(), s.hosts.count());
         let (need_ports, need_hosts) = (c.ports, c.hosts);
+        if ports >= need_ports || hosts >= need_hosts {
+            s.last_hit = now;
+        }
         for (what, n, need) in [("ports", ports, need_ports), ("hosts", hosts, need_hosts)] {
             if n >= need {
                 self.scan_hit(exporter, kind, f.src, what, n, need, window);

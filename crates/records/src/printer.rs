@@ -46,6 +46,11 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// The writer, for lines that are not records.
+    pub fn writer(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod check_config;
 pub mod decode;
 pub mod demo;
+pub mod detect;
 pub mod forward;
 pub mod send;
 pub mod sink;
@@ -54,6 +55,9 @@ roles! {
     Capture => capture,
     /// Subscribe to the bus and send each datagram to the destinations configured for its kind.
     Forward => forward,
+    /// Watch the bus for anomalies (rates, silences, new log templates, scans, floods, flaps, storms) and send
+    /// alerts (stdout, file, webhook, Alertmanager, syslog, the bus).
+    Detect => detect,
     /// Print one JSON line per envelope on the bus (or, with --decode, per decoded record).
     Tap => tap,
     /// Decode the datagrams of a pcap file into records: one JSON line each (docs/records.md).

@@ -59,6 +59,8 @@ impl Args {
 pub struct TapReport {
     /// Envelopes printed (with --decode: envelopes decoded).
     pub printed: u64,
+    /// Alert events printed (`detect`'s bus sink).
+    pub alert_lines: u64,
     /// With --decode: what the decoder made of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<records::Stats>,
@@ -155,6 +157,8 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
 /// What tap does with each envelope.
 trait Output {
     fn envelope(&mut self, topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()>;
+    /// Where other lines go (alert events).
+    fn writer(&mut self) -> &mut dyn Write;
     fn flush(&mut self) -> std::io::Result<()>;
     fn records(&self) -> Option<records::Stats> {
         None
@@ -164,6 +168,9 @@ trait Output {
 struct Raw<W: Write>(W);
 
 impl<W: Write> Output for Raw<W> {
+    fn writer(&mut self) -> &mut dyn Write {
+        &mut self.0
+    }
     fn envelope(&mut self, topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.0, &line(topic, e))?;
         self.0.write_all(b"\n")
@@ -176,6 +183,9 @@ impl<W: Write> Output for Raw<W> {
 struct Decoded<W: Write>(Printer<W>);
 
 impl<W: Write> Output for Decoded<W> {
+    fn writer(&mut self) -> &mut dyn Write {
+        self.0.writer()
+    }
     fn envelope(&mut self, _topic: &str, e: &Envelope<&[u8]>) -> std::io::Result<()> {
         let Some(kind) = e.kind() else { return Ok(()) };
         self.0.datagram(&records::Datagram {
@@ -197,11 +207,16 @@ impl<W: Write> Output for Decoded<W> {
 struct Tap<O: Output> {
     out: O,
     printed: u64,
+    alerts: u64,
 }
 
 impl<O: Output> Tap<O> {
     fn new(out: O) -> Self {
-        Self { out, printed: 0 }
+        Self {
+            out,
+            printed: 0,
+            alerts: 0,
+        }
     }
 }
 
@@ -223,6 +238,19 @@ impl<O: Output> Handler for Tap<O> {
         Ok(())
     }
 
+    /// An alert event from `detect`'s bus sink: `{"topic": ..., "alert": {...}}`, the body as it came when
+    /// it is not JSON.
+    fn alert(&mut self, topic: &[u8], body: &[u8]) -> Result<()> {
+        let alert = serde_json::from_slice::<serde_json::Value>(body)
+            .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned().into());
+        let line = serde_json::json!({ "topic": String::from_utf8_lossy(topic), "alert": alert });
+        let w = self.out.writer();
+        serde_json::to_writer(&mut *w, &line).context("writing to stdout")?;
+        w.write_all(b"\n").context("writing to stdout")?;
+        self.alerts += 1;
+        Ok(())
+    }
+
     /// Output is flushed when the bus goes quiet, so a person watching sees every line.
     fn idle(&mut self) -> Result<()> {
         self.out.flush().context("writing to stdout")
@@ -231,6 +259,7 @@ impl<O: Output> Handler for Tap<O> {
     fn counters(&mut self) -> TapReport {
         TapReport {
             printed: self.printed,
+            alert_lines: self.alerts,
             records: self.out.records(),
         }
     }
