@@ -206,6 +206,9 @@ pub struct Flood {
     pub min_mbps: f32,
     pub min_flows: f32,
     pub min_syn_pps: f32,
+    /// Sampled records (sFlow, sampled NetFlow/IPFIX) a second needs before its estimate can alert: two
+    /// samples at 1 in 1000 read as 2000 pps, which is noise.
+    pub min_samples: u16,
     pub baseline: Tuning,
     pub pacing: Pacing,
 }
@@ -220,6 +223,7 @@ impl Default for Flood {
             min_mbps: 50.0,
             min_flows: 1_000.0,
             min_syn_pps: 1_000.0,
+            min_samples: 5,
             baseline: live_tuning(),
             pacing: Pacing::default(),
         }

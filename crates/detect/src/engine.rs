@@ -63,12 +63,50 @@ enum Side {
     Src,
 }
 
-/// The four spread series of one address on one side of its flows: 4 × 32 + 4 bytes.
+/// The four spread series of one address on one side of its flows: 4 × 32 + 20 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Host {
     series: [Series; 4],
     /// The typical duration of its flows, seconds: how slowly their packets fade from the level.
     tau: f32,
+    /// Records of the current second and of the one before: unsampled, sampled, sampled with SYN.
+    second: u32,
+    records: [u16; 3],
+    closed: [u16; 3],
+}
+
+impl Host {
+    /// Counts a record in its second, keeping the counts of the second before.
+    fn count(&mut self, now: u32, f: &FlowFacts) {
+        if now > self.second {
+            self.closed = match now == self.second + 1 {
+                true => self.records,
+                false => [0; 3],
+            };
+            self.records = [0; 3];
+            self.second = now;
+        }
+        let slot = match (f.sampled, f.syn) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
+        self.records[slot] = self.records[slot].saturating_add(1);
+        if slot == 2 {
+            self.records[1] = self.records[1].saturating_add(1);
+        }
+    }
+
+    /// Whether the closed second's estimate of `metric` rests on enough records: any unsampled record, or
+    /// `min` sampled ones (sampled SYN records for the SYN rate).
+    fn significant(&self, metric: usize, min: u16) -> bool {
+        let sampled = if metric == 3 {
+            self.closed[2]
+        } else {
+            self.closed[1]
+        };
+        self.closed[0] > 0 || sampled >= min
+    }
 }
 
 const METRICS: [&str; 4] = ["pps", "mbps", "flows", "syn_pps"];
@@ -700,9 +738,12 @@ impl Detector {
         for (i, s) in h.series.iter_mut().enumerate() {
             closed[i] = s.add(now, amounts[i] * (1.0 - keep), keep, &t);
         }
+        h.count(now, f);
+        let min = self.cfg.flood.min_samples;
+        let significant: [bool; 4] = std::array::from_fn(|m| h.significant(m, min));
         for (metric, c) in closed.iter().enumerate() {
-            if let Some(c) = c {
-                self.judge_host(exporter, kind, addr, side, metric, c, &t);
+            if let Some(c) = c.filter(|_| significant[metric]) {
+                self.judge_host(exporter, kind, addr, side, metric, &c, &t);
             }
         }
     }

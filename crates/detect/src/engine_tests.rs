@@ -421,5 +421,9 @@ fn bytes_per_key() {
     // what the tables hold per entry besides the hash table's own overhead
     assert!(std::mem::size_of::<(RateKey, Series)>() <= 64);
     assert!(std::mem::size_of::<Series>() <= 64);
-    assert_eq!(std::mem::size_of::<Host>(), 4 * 32 + 4);
+    assert_eq!(
+        std::mem::size_of::<Host>(),
+        4 * 32 + 20,
+        "37 bytes a rate key"
+    );
 }

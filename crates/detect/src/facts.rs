@@ -22,6 +22,9 @@ pub struct FlowFacts {
     pub syn: bool,
     /// Seconds the flow lasted (0 for a packet sample).
     pub duration: f32,
+    /// Scaled up from a sample (a rate above 1): one record stands for many packets, so a few records say
+    /// little about a second's traffic.
+    pub sampled: bool,
 }
 
 const SYN: u16 = 0x02;
@@ -44,6 +47,7 @@ impl FlowFacts {
             bytes: f.bytes as f32 * rate,
             syn: syn_only(f.protocol, u16::from(f.tcp_flags)),
             duration: f.last_ms.wrapping_sub(f.first_ms) as f32 / 1000.0,
+            sampled: rate > 1.0,
         }
     }
 
@@ -66,6 +70,7 @@ impl FlowFacts {
             bytes: c.bytes.unwrap_or(0) as f32 * rate,
             syn: syn_only(protocol, flags),
             duration: duration_ms(f).unwrap_or(0) as f32 / 1000.0,
+            sampled: rate > 1.0,
         })
     }
 
@@ -84,6 +89,7 @@ impl FlowFacts {
             bytes: p.frame_length.unwrap_or(0) as f32 * rate,
             syn: syn_only(protocol, p.tcp_flags.unwrap_or(0) as u16),
             duration: 0.0,
+            sampled: rate > 1.0,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::Rng;
+use crate::{Pattern, Rng};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Flow {
@@ -40,6 +40,64 @@ const SERVICES: [(u8, u16); 10] = [
     (6, 3306),
     (1, 0),
 ];
+
+/// The next flow of `pattern`.
+pub fn draw(s: &crate::Settings, rng: &mut Rng) -> Flow {
+    let f = random(rng);
+    let random_source = || Ipv4Addr::from(0xcb00_7100 ^ (rng_bits(f) & 0x00ff_ffff));
+    match s.pattern {
+        Pattern::Background | Pattern::LinkFlap => f,
+        Pattern::PortScan => Flow {
+            src: s.attacker,
+            dst: s.target,
+            dst_port: rng.range(1, 65535) as u16,
+            ..probe(f)
+        },
+        Pattern::HostScan => Flow {
+            src: s.attacker,
+            dst: Ipv4Addr::from(u32::from(s.target) & 0xffff_0000 | rng.range(1, 65534) as u32),
+            dst_port: 22,
+            ..probe(f)
+        },
+        Pattern::UdpFlood => Flow {
+            src: random_source(),
+            dst: s.target,
+            src_port: rng.range(1024, 65535) as u16,
+            dst_port: rng.range(1, 65535) as u16,
+            protocol: 17,
+            tcp_flags: 0,
+            packets: rng.range(500, 1500) as u32,
+            bytes: rng.range(500, 1500) as u32 * 512,
+            start_ago_ms: 1000,
+            end_ago_ms: 0,
+            ..f
+        },
+        Pattern::SynFlood => Flow {
+            src: random_source(),
+            dst: s.target,
+            dst_port: 443,
+            ..probe(f)
+        },
+    }
+}
+
+/// Bits of a random flow, to derive other random values from without another draw.
+fn rng_bits(f: Flow) -> u32 {
+    u32::from(f.src) ^ u32::from(f.dst).rotate_left(7) ^ u32::from(f.src_port) << 16 ^ f.bytes
+}
+
+/// A TCP SYN of one packet, from an ephemeral port.
+fn probe(f: Flow) -> Flow {
+    Flow {
+        src_port: 32768 + f.src_port % 28000,
+        protocol: 6,
+        tcp_flags: 0x02,
+        packets: 1,
+        bytes: 44,
+        start_ago_ms: f.end_ago_ms,
+        ..f
+    }
+}
 
 pub fn random(rng: &mut Rng) -> Flow {
     let (protocol, service) = *rng.pick(&SERVICES);

@@ -68,6 +68,72 @@ impl FromStr for GenKind {
     }
 }
 
+/// What the traffic shows: ordinary background, or one of the events `detect` looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pattern {
+    /// Random but realistic flows, messages and traps.
+    #[default]
+    Background,
+    /// Flows (or samples) from the attacker to the target, each to another destination port (TCP SYN).
+    PortScan,
+    /// Flows from the attacker to port 22 of other hosts of the target's /16 (TCP SYN).
+    HostScan,
+    /// Big UDP flows from many sources to the target.
+    UdpFlood,
+    /// Small TCP SYN-only flows from many sources to the target's port 443.
+    SynFlood,
+    /// Syslog and traps: one interface going down and up in turn.
+    LinkFlap,
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 6] = [
+        Pattern::Background,
+        Pattern::PortScan,
+        Pattern::HostScan,
+        Pattern::UdpFlood,
+        Pattern::SynFlood,
+        Pattern::LinkFlap,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Background => "background",
+            Pattern::PortScan => "port-scan",
+            Pattern::HostScan => "host-scan",
+            Pattern::UdpFlood => "udp-flood",
+            Pattern::SynFlood => "syn-flood",
+            Pattern::LinkFlap => "link-flap",
+        }
+    }
+
+    /// The kinds that can show it.
+    pub fn fits(self, kind: GenKind) -> bool {
+        let flows = matches!(
+            kind,
+            GenKind::NetflowV5 | GenKind::NetflowV9 | GenKind::Ipfix | GenKind::Sflow
+        );
+        match self {
+            Pattern::Background => true,
+            Pattern::LinkFlap => !flows,
+            _ => flows,
+        }
+    }
+}
+
+impl FromStr for Pattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Pattern::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Pattern::ALL.iter().map(|p| p.name()).collect();
+                format!("`{s}` is not a pattern ({})", names.join(", "))
+            })
+    }
+}
+
 /// Settings shared by every generator.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -82,6 +148,14 @@ pub struct Settings {
     /// Target datagram size for flow exports (NetFlow v9, IPFIX); v5 and sFlow fill toward it too.
     pub target_bytes: usize,
     pub community: String,
+    pub pattern: Pattern,
+    /// The scanned or flooded address of flow patterns.
+    pub target: Ipv4Addr,
+    /// The scanning source of the scan patterns.
+    pub attacker: Ipv4Addr,
+    /// Syslog: this text after the header instead of the `seq=N` field and padding (`{seq}` is replaced by
+    /// the sequence number).
+    pub message: Option<String>,
 }
 
 impl Default for Settings {
@@ -94,6 +168,10 @@ impl Default for Settings {
             domains: 2,
             target_bytes: 1400,
             community: "public".into(),
+            pattern: Pattern::Background,
+            target: Ipv4Addr::new(10, 0, 0, 80),
+            attacker: Ipv4Addr::new(198, 51, 100, 66),
+            message: None,
         }
     }
 }
@@ -142,7 +220,7 @@ impl Exporter {
             rng: &mut self.rng,
         };
         match self.kind {
-            GenKind::Syslog => syslog::message(s.syslog_format, seq, now_ns, s.size, cx.rng, out),
+            GenKind::Syslog => syslog::generate(s, seq, now_ns, cx.rng, out),
             GenKind::NetflowV5 => netflow::v5(&mut self.state, cx, out),
             GenKind::NetflowV9 => netflow::v9(&mut self.state, cx, out),
             GenKind::Ipfix => netflow::ipfix(&mut self.state, cx, out),

@@ -80,7 +80,7 @@ pub fn v5(st: &mut DomainState, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
     put16(o, 0); // not sampled
     st.v5_flows = st.v5_flows.wrapping_add(n as u32);
     for _ in 0..n {
-        v5_record(&flows::random(cx.rng), uptime, o);
+        v5_record(&flows::draw(cx.settings, cx.rng), uptime, o);
     }
 }
 
@@ -164,7 +164,7 @@ pub fn v9(st: &mut DomainState, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
     put16(o, TEMPLATE_ID);
     put16(o, 0);
     for _ in 0..n {
-        v9_record(&flows::random(cx.rng), uptime, o);
+        v9_record(&flows::draw(cx.settings, cx.rng), uptime, o);
     }
     while !(o.len() - set_at).is_multiple_of(4) {
         o.push(0);
@@ -240,7 +240,7 @@ pub fn ipfix(st: &mut DomainState, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
     put16(o, (SET_HEADER + n * IPFIX_RECORD) as u16);
     let now_ms = now_ns / 1_000_000;
     for _ in 0..n {
-        ipfix_record(&flows::random(cx.rng), now_ms, o);
+        ipfix_record(&flows::draw(cx.settings, cx.rng), now_ms, o);
     }
     debug_assert_eq!(o.len() - set_at, SET_HEADER + n * IPFIX_RECORD);
     d.sequence = d.sequence.wrapping_add(n as u32);

@@ -59,7 +59,7 @@ pub fn datagram(st: &mut AgentState, agent: Ipv4Addr, n: u64, cx: &mut Ctx<'_>, 
     put32(o, (flows + usize::from(counters)) as u32);
     st.datagrams = st.datagrams.wrapping_add(1);
     for _ in 0..flows {
-        flow_sample(st, &flows::random(rng), rng, o);
+        flow_sample(st, &flows::draw(s, rng), rng, o);
     }
     if counters {
         counter_sample(st, o);
@@ -116,7 +116,9 @@ fn sampled_header(f: &Flow, ip_len: usize, rng: &mut Rng) -> Vec<u8> {
     if proto == 6 {
         h.extend_from_slice(&(rng.next_u64() as u32).to_be_bytes());
         h.extend_from_slice(&(rng.next_u64() as u32).to_be_bytes());
-        h.extend_from_slice(&[0x50, f.tcp_flags.max(0x10), 0xfa, 0xf0, 0, 0, 0, 0]);
+        // the flow's flags as the sampled segment's (an ACK when the flow has none)
+        let flags = if f.tcp_flags == 0 { 0x10 } else { f.tcp_flags };
+        h.extend_from_slice(&[0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0]);
     } else {
         h.extend_from_slice(&((ip_len - 20) as u16).to_be_bytes());
         h.extend_from_slice(&[0, 0]);

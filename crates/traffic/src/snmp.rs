@@ -50,10 +50,17 @@ pub fn request_id(seq: u64) -> i32 {
     ((seq % 0x7fff_fffe) + 1) as i32
 }
 
+/// The interface and state of a link trap: random, or interface 1 going down and up in turn.
+fn link(s: &crate::Settings, seq: u64, rng: &mut crate::Rng) -> (u32, bool) {
+    match s.pattern {
+        crate::Pattern::LinkFlap => (1, seq % 2 == 1),
+        _ => (rng.range(1, 48) as u32, rng.chance(50)),
+    }
+}
+
 pub fn trap_v1(agent: Ipv4Addr, seq: u64, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
     let (now_ns, s, rng) = (cx.now_ns, cx.settings, &mut *cx.rng);
-    let if_index = rng.range(1, 48) as u32;
-    let up = rng.chance(50);
+    let (if_index, up) = link(s, seq, rng);
     write::nested(o, SEQUENCE, |m| {
         write::integer(m, INTEGER, 0);
         write::tlv(m, OCTET_STRING, s.community.as_bytes());
@@ -70,8 +77,7 @@ pub fn trap_v1(agent: Ipv4Addr, seq: u64, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
 
 pub fn trap_v2c(inform: bool, seq: u64, cx: &mut Ctx<'_>, o: &mut Vec<u8>) {
     let (now_ns, s, rng) = (cx.now_ns, cx.settings, &mut *cx.rng);
-    let if_index = rng.range(1, 48) as u32;
-    let up = rng.chance(50);
+    let (if_index, up) = link(s, seq, rng);
     write::nested(o, SEQUENCE, |m| {
         write::integer(m, INTEGER, 1);
         write::tlv(m, OCTET_STRING, s.community.as_bytes());

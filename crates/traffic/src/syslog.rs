@@ -80,6 +80,29 @@ pub fn message(
     out.extend((0..pad).map(|i| b'a' + (i % 26) as u8));
 }
 
+/// Message `seq` as the settings want it: a fixed text (`Settings::message`), a link flapping, or the
+/// ordinary mix.
+pub fn generate(s: &crate::Settings, seq: u64, now_ns: u64, rng: &mut Rng, out: &mut Vec<u8>) {
+    if s.pattern == crate::Pattern::LinkFlap {
+        let state = if seq % 2 == 0 { "down" } else { "up" };
+        let text = format!(
+            "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to {state} seq={seq}"
+        );
+        return fixed(&text, now_ns, out);
+    }
+    match &s.message {
+        Some(m) => fixed(&m.replace("{seq}", &seq.to_string()), now_ns, out),
+        None => message(s.syslog_format, seq, now_ns, s.size, rng, out),
+    }
+}
+
+/// An RFC 3164 message with `text` as its content.
+fn fixed(text: &str, now_ns: u64, out: &mut Vec<u8>) {
+    out.clear();
+    let line = format!("<187>{} edge-rtr-1 {text}", timefmt::rfc3164(now_ns));
+    out.extend_from_slice(line.as_bytes());
+}
+
 /// The `seq=N` a generated message carries.
 pub fn seq_of(msg: &[u8]) -> Option<u64> {
     let at = msg.windows(4).position(|w| w == b"seq=")? + 4;

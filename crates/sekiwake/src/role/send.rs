@@ -64,6 +64,19 @@ pub struct Args {
     pub domains: u32,
     #[arg(long, default_value = "public")]
     pub community: String,
+    /// What the traffic shows: background, or (flow kinds) port-scan, host-scan, udp-flood, syn-flood, or
+    /// (syslog, traps) link-flap.
+    #[arg(long, default_value = "background")]
+    pub pattern: traffic::Pattern,
+    /// The scanned or flooded address of the flow patterns.
+    #[arg(long, default_value = "10.0.0.80")]
+    pub target: std::net::Ipv4Addr,
+    /// The scanning source of port-scan and host-scan.
+    #[arg(long, default_value = "198.51.100.66")]
+    pub attacker: std::net::Ipv4Addr,
+    /// Syslog: this text after the header instead of the numbered, padded mix ({seq}: the message number).
+    #[arg(long)]
+    pub message: Option<String>,
     /// Datagrams per sendmmsg call.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -102,6 +115,10 @@ impl Args {
                 domains: self.domains,
                 target_bytes: self.bytes,
                 community: self.community.clone(),
+                pattern: self.pattern,
+                target: self.target,
+                attacker: self.attacker,
+                message: self.message.clone(),
             },
             batch: self.batch,
             inform_timeout: Duration::from_millis(self.inform_timeout_ms),
@@ -113,6 +130,13 @@ impl Args {
 
 pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     ctx.refuse_config()?;
+    if !args.pattern.fits(args.kind) {
+        anyhow::bail!(
+            "--pattern {} does not fit {} (flow patterns need a flow kind, link-flap syslog or traps)",
+            args.pattern.name(),
+            args.kind.name()
+        );
+    }
     let r = run(&args.options(), &ctx.stop(None))?;
     let json = serde_json::to_string(&r)?;
     eprintln!("send: done: {json}");
