@@ -84,7 +84,7 @@ pub fn message(
 /// ordinary mix.
 pub fn generate(s: &crate::Settings, seq: u64, now_ns: u64, rng: &mut Rng, out: &mut Vec<u8>) {
     if s.pattern == crate::Pattern::LinkFlap {
-        let state = if seq % 2 == 0 { "down" } else { "up" };
+        let state = if seq.is_multiple_of(2) { "down" } else { "up" };
         let text = format!(
             "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to {state} seq={seq}"
         );
