@@ -130,6 +130,8 @@ pub struct Incident {
 pub struct Hit {
     pub severity: Severity,
     pub kind: Option<&'static str>,
+    /// The exporter to name when the subject has none (signals about an address several exporters report).
+    pub exporter: Option<IpAddr>,
     /// The incident's device (default: the exporter).
     pub device: Option<IpAddr>,
     pub value: f64,
@@ -260,7 +262,7 @@ impl Registry {
             state: State::Start,
             severity: h.severity,
             kind: h.kind,
-            exporter: subject.exporter,
+            exporter: subject.exporter.or(h.exporter),
             key: subject.key.clone(),
             value: h.value,
             baseline: h.baseline,
@@ -418,6 +420,7 @@ mod tests {
         move || Hit {
             severity: Severity::Warning,
             kind: Some("snmptrap"),
+            exporter: None,
             device: None,
             value: v,
             baseline: 5.0,

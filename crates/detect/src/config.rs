@@ -122,7 +122,7 @@ impl Default for Silence {
             enabled: true,
             exporters: 100_000,
             factor: 5.0,
-            min_gap: 2.0,
+            min_gap: 1.0,
             min_arrivals: 20,
             // A silent exporter is hit at every sweep (each second): the episode ends when it speaks again.
             pacing: Pacing {

@@ -26,6 +26,11 @@ const RECENT_FLOWS: usize = 8192;
 const EVIDENCE_SECONDS: u32 = 2;
 /// Entries of a top-N list in evidence.
 const TOP: usize = 5;
+/// A flow metric this many times over its floor (or its learned limit) alerts in its first second.
+const STRONG: f32 = 4.0;
+/// An address seen for fewer seconds than this has no baseline yet: its floors alone decide. One seen
+/// longer but still learning does not alert until its baseline has learnt (ceilings aside).
+const YOUNG: u32 = 5;
 
 /// What a rate series counts, at one exporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,27 +68,40 @@ enum Side {
     Src,
 }
 
-/// The four spread series of one address on one side of its flows: 4 × 32 + 20 bytes.
+/// The four flow series of one address on one side of its flows: 4 × 36 + 32 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Host {
     series: [Series; 4],
     /// The typical duration of its flows, seconds: how slowly their packets fade from the level.
     tau: f32,
-    /// Records of the current second and of the one before: unsampled, sampled, sampled with SYN.
+    /// Records of the current second and of the last one before it that had any (the second the series
+    /// close when this one's first record comes): unsampled, sampled, sampled with SYN.
     second: u32,
     records: [u16; 3],
     closed: [u16; 3],
+    /// The usual number of sampled records (and sampled SYN records) a second: a second's estimate from
+    /// samples counts only when it has many more samples than usual.
+    usual_samples: [f32; 2],
+    /// Per metric (bit), whether the last closed second was over its floor: a key without history alerts
+    /// only on two seconds in a row, so that one big flow of a new address is not a flood.
+    over_floor: u8,
 }
 
 impl Host {
     /// Counts a record in its second, keeping the counts of the second before.
     fn count(&mut self, now: u32, f: &FlowFacts) {
         if now > self.second {
-            self.closed = match now == self.second + 1 {
-                true => self.records,
-                false => [0; 3],
-            };
+            self.closed = self.records;
             self.records = [0; 3];
+            let idle = now - self.second - 1;
+            for (usual, n) in self
+                .usual_samples
+                .iter_mut()
+                .zip([self.closed[1], self.closed[2]])
+            {
+                *usual += 0.05 * (f32::from(n) - *usual);
+                *usual *= 0.95f32.powi(idle.min(1000) as i32);
+            }
             self.second = now;
         }
         let slot = match (f.sampled, f.syn) {
@@ -97,15 +115,17 @@ impl Host {
         }
     }
 
-    /// Whether the closed second's estimate of `metric` rests on enough records: any unsampled record, or
-    /// `min` sampled ones (sampled SYN records for the SYN rate).
+    /// Whether the closed second's estimate of `metric` rests on enough records: none of them sampled
+    /// (unsampled records are exact counts), or at least `min` sampled ones (sampled SYN records for the SYN
+    /// rate) and five Poisson deviations above the usual number — a sampled count is noisy, and thousands
+    /// of addresses each have their unlucky second.
     fn significant(&self, metric: usize, min: u16) -> bool {
-        let sampled = if metric == 3 {
-            self.closed[2]
-        } else {
-            self.closed[1]
+        let (n, usual) = match metric {
+            3 => (self.closed[2], self.usual_samples[1]),
+            _ => (self.closed[1], self.usual_samples[0]),
         };
-        self.closed[0] > 0 || sampled >= min
+        let n = f32::from(n);
+        n == 0.0 || n >= f32::from(min) && n >= usual + 5.0 * usual.sqrt() + 1.0
     }
 }
 
@@ -406,7 +426,7 @@ impl Detector {
         let closed = self
             .rates
             .entry(key, Series::default)
-            .add(self.now, 1.0, 0.0, &t);
+            .add(self.now, 1.0, &t);
         if let Some(c) = closed.filter(|c| c.score.anomalous) {
             self.rate_hit(key, c, &t);
         }
@@ -428,6 +448,7 @@ impl Detector {
         self.registry.hit(self.now, subject, || Hit {
             severity,
             kind,
+            exporter: None,
             device: None,
             value: f64::from(c.value),
             baseline: f64::from(usual),
@@ -481,6 +502,7 @@ impl Detector {
             self.registry.hit(self.now, subject, || Hit {
                 severity: Severity::Warning,
                 kind: Some(name),
+                exporter: None,
                 device: None,
                 value: f64::from(quiet),
                 baseline: f64::from(gap),
@@ -571,6 +593,7 @@ impl Detector {
         self.registry.hit(self.now, subject, || Hit {
             severity: Severity::Info,
             kind: Some("syslog"),
+            exporter: None,
             device: Some(exporter),
             value: count as f64,
             baseline: 0.0,
@@ -629,6 +652,7 @@ impl Detector {
         self.registry.hit(self.now, subject, || Hit {
             severity: Severity::Warning,
             kind: Some(kind),
+            exporter: None,
             device: None,
             value: f64::from(recent),
             baseline: f64::from(usual),
@@ -676,6 +700,7 @@ impl Detector {
             self.registry.hit(now, subject, || Hit {
                 severity: Severity::Warning,
                 kind: Some(source),
+                exporter: None,
                 device: None,
                 value: f64::from(within),
                 baseline: f64::from(need),
@@ -722,12 +747,25 @@ impl Detector {
         };
         let now = self.now;
         let h = self.hosts.entry((addr, side), Host::default);
-        let duration = f.duration.max(1.0);
-        h.tau = match h.tau {
-            0.0 => duration,
-            tau => tau + 0.1 * (duration - tau),
+        // A flow of a second or less (and a packet sample) counts in this second; a longer one goes to this
+        // second and fades over the typical duration of the address's long flows.
+        let long = f.duration > 1.0;
+        if long {
+            h.tau = match h.tau {
+                0.0 => f.duration,
+                tau => tau + 0.1 * (f.duration - tau),
+            };
+        }
+        let keep = if h.tau > 0.0 {
+            (-1.0 / h.tau).exp()
+        } else {
+            0.0
         };
-        let keep = (-1.0 / h.tau).exp();
+        let share = if long {
+            1.0 - (-1.0 / f.duration).exp()
+        } else {
+            1.0
+        };
         let amounts = [
             f.packets,
             f.bytes * 8.0 / 1e6,
@@ -736,7 +774,10 @@ impl Detector {
         ];
         let mut closed = [None; 4];
         for (i, s) in h.series.iter_mut().enumerate() {
-            closed[i] = s.add(now, amounts[i] * (1.0 - keep), keep, &t);
+            closed[i] = match long {
+                true => s.spread(now, 0.0, amounts[i] * share, keep, &t),
+                false => s.spread(now, amounts[i], 0.0, keep, &t),
+            };
         }
         h.count(now, f);
         let min = self.cfg.flood.min_samples;
@@ -764,13 +805,32 @@ impl Detector {
         let fl = &self.cfg.flood;
         let floor = [fl.min_pps, fl.min_mbps, fl.min_flows, fl.min_syn_pps][metric];
         let usual = level(c.score.mean, t);
-        let young = c.learned <= t.warmup;
-        let learned = young || c.score.anomalous && c.value >= fl.factor * usual;
+        let over = c.value >= floor;
+        let bit = 1u8 << metric;
+        let Some(h) = self.hosts.get(&(addr, side)) else {
+            return;
+        };
+        let was_over = h.over_floor & bit != 0;
+        h.over_floor = (h.over_floor & !bit) | if over { bit } else { 0 };
+        let young = c.learned < YOUNG;
+        // One second over is not a flood unless far over: big flows make single-second spikes. Without
+        // history, it must also be far above what little was learnt.
+        let far = match young {
+            true => {
+                (was_over || c.value >= STRONG * floor)
+                    && (c.learned < 3 || c.value >= fl.factor * usual)
+            }
+            false => {
+                c.score.anomalous
+                    && c.value >= fl.factor * usual
+                    && (was_over || c.value >= STRONG * fl.factor * usual)
+            }
+        };
         let enabled = match side {
             Side::Dst => fl.enabled,
             Side::Src => self.cfg.rate.enabled && self.cfg.rate.flow_sources,
         };
-        if enabled && c.value >= floor && learned {
+        if enabled && over && far {
             self.flood_hit(exporter, kind, addr, side, metric, c, usual, None);
         }
         let over: Vec<(String, f32)> = self
@@ -814,9 +874,10 @@ impl Detector {
             Some(name) => format!("ceiling/{name}/{dir}/{addr}/{m}"),
             None => format!("{dir}/{addr}/{m}"),
         };
+        // One subject whichever exporter reports the address: the exporter in the alert is the first one.
         let subject = Subject {
             kind_of,
-            exporter: Some(exporter),
+            exporter: None,
             key,
         };
         let recent = &self.recent;
@@ -831,6 +892,7 @@ impl Detector {
                 Severity::Warning
             },
             kind: Some(kind),
+            exporter: Some(exporter),
             device: Some(addr),
             value: f64::from(c.value),
             baseline: f64::from(baseline),
@@ -898,6 +960,7 @@ impl Detector {
         self.registry.hit(self.now, subject, || Hit {
             severity: Severity::Warning,
             kind: Some(kind),
+            exporter: None,
             device: Some(src),
             value: n as f64,
             baseline: need as f64,

@@ -99,7 +99,21 @@ fn probe(f: Flow) -> Flow {
     }
 }
 
+/// A random flow. A TCP flow that only ever set SYN is a connection attempt that got no answer: a few
+/// packets (retries), not thousands.
 pub fn random(rng: &mut Rng) -> Flow {
+    let f = any_flow(rng);
+    match f.tcp_flags {
+        0x02 => Flow {
+            packets: 1 + f.packets % 3,
+            bytes: (1 + f.packets % 3) * 60,
+            ..f
+        },
+        _ => f,
+    }
+}
+
+fn any_flow(rng: &mut Rng) -> Flow {
     let (protocol, service) = *rng.pick(&SERVICES);
     let inside = Ipv4Addr::new(
         10,

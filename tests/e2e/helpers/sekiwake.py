@@ -166,6 +166,16 @@ class Sekiwake:
             argv += ["--hwm", hwm]
         return self._subscriber("tap", argv, stats_path, netns)
 
+    def detect(self, subscribe, *extra, alerts=("stdout",), warmup=5, config=None, stats=True):
+        """Start `sekiwake detect` with --warmup and one --alerts per target; its stdout alert lines are in
+        proc.json_lines()."""
+        stats_path = self._stats_path("detect") if stats else None
+        argv = ["-c", config] if config else []
+        argv += ["--subscribe", subscribe, "--warmup", warmup]
+        for a in alerts:
+            argv += ["--alerts", a]
+        return self._subscriber("detect", argv + list(extra), stats_path, None)
+
     def _subscriber(self, role, argv, stats_path, netns):
         """Start a subscribing role; with a stats file, wait for its first write (a subscriber has no other
         readiness signal: that write means its loop is running)."""
