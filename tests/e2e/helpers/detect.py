@@ -16,7 +16,7 @@ from .proc import Daemon, unique_name, wait_until
 class WebhookReceiver:
     """Collects POSTed JSON bodies as (monotonic arrival time, parsed body). `status` is what it answers."""
 
-    def __init__(self, status=200):
+    def __init__(self, status=200, port=0):
         self.status = status
         self.received = []
         self.lock = threading.Lock()
@@ -33,7 +33,7 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
