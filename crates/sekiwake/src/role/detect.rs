@@ -275,3 +275,29 @@ impl Handler for Detecting {
         self.report(sinks)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// examples/detect.toml writes every setting at its default: it must stay so.
+    #[test]
+    fn the_example_is_the_defaults() {
+        let text = include_str!("../../../../examples/detect.toml");
+        let cfg = Config::parse_with("examples/detect.toml", text, &["detect"]).unwrap();
+        let d = section(&cfg).unwrap();
+        let want = detect::Config {
+            alerts: vec!["stdout".into()],
+            ..detect::Config::default()
+        };
+        assert_eq!(d, want);
+    }
+
+    #[test]
+    fn a_bad_target_names_its_line() {
+        let text = "[detect]\nwarmup = 5\nalerts = [\"stdout\", \"pager:x\"]\n";
+        let cfg = Config::parse_with("d.toml", text, &["detect"]).unwrap();
+        let e = section(&cfg).unwrap_err().to_string();
+        assert!(e.starts_with("d.toml:3: key `detect.alerts[1]`: `pager:x`"), "{e}");
+    }
+}
