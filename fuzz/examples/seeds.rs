@@ -427,7 +427,31 @@ fn main() {
     syslog_header_seeds(&out, &data);
     sflow_snmp_seeds(&out, &s, &data);
     route_seeds(&out, &s);
+    detect_seeds(&out, &s);
     capture_frame_seeds(&out, &root.join("../crates/capture/tests/data/encap"));
+}
+
+/// For the detect target: the events it looks for, as generated (kind byte as in `records_input`; bit 7
+/// spaces the datagrams 3 s apart).
+fn detect_seeds(out: &Out, s: &Settings) {
+    use traffic::Pattern;
+    let with = |pattern| Settings {
+        pattern,
+        ..s.clone()
+    };
+    let cases = [
+        ("syslog-flap", SYSLOG, GenKind::Syslog, Pattern::LinkFlap),
+        ("traps-flap", SNMPTRAP, GenKind::SnmptrapV2c, Pattern::LinkFlap),
+        ("v9-scan", NETFLOW_V9, GenKind::NetflowV9, Pattern::PortScan),
+        ("ipfix-syn-flood", IPFIX, GenKind::Ipfix, Pattern::SynFlood),
+        ("sflow-udp-flood", SFLOW, GenKind::Sflow, Pattern::UdpFlood),
+        ("v5-host-scan", NETFLOW_V5, GenKind::NetflowV5, Pattern::HostScan),
+    ];
+    for (name, kind, gen, pattern) in cases {
+        out.put("detect", name, &records_input(kind, &generated(gen, 6, &with(pattern))));
+    }
+    let background = generated(GenKind::Syslog, 4, s);
+    out.put("detect", "syslog-spaced", &records_input(SYSLOG | 0x80, &background));
 }
 
 /// For the snmp_engine target: a discovery probe, and an inform from each of its users to its engine (the

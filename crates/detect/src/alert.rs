@@ -222,6 +222,11 @@ impl Registry {
         self.open.contains_key(s)
     }
 
+    /// The baseline an open alert started with.
+    pub fn open_baseline(&self, s: &Subject) -> Option<f64> {
+        self.open.get(s).map(|o| o.alert.baseline)
+    }
+
     fn pacing(&self, t: Type) -> Pacing {
         self.pacing.get(&t).copied().unwrap_or_default()
     }
@@ -362,10 +367,10 @@ impl Registry {
     }
 }
 
+/// An update: the latest value and evidence; the baseline stays the one the episode started from.
 fn refresh(a: &mut Alert, state: State, h: Hit) {
     a.state = state;
     a.value = h.value;
-    a.baseline = h.baseline;
     a.score = a.score.max(h.score);
     a.summary = h.summary;
     a.evidence = h.evidence;

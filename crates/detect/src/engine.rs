@@ -68,6 +68,44 @@ enum Side {
     Src,
 }
 
+/// One address's metric, as a flow record of an exporter measured it.
+struct Measured {
+    exporter: IpAddr,
+    kind: &'static str,
+    addr: IpAddr,
+    side: Side,
+    metric: usize,
+}
+
+impl Measured {
+    /// A flood on a destination, a rate on a source (a ceiling's breach is a flood either way), one subject
+    /// whichever exporter reports the address.
+    fn subject(&self, ceiling: Option<&str>) -> Subject {
+        let (kind_of, dir) = match (self.side, ceiling) {
+            (Side::Dst, _) => (Type::Flood, "dst"),
+            (Side::Src, None) => (Type::Rate, "src"),
+            (Side::Src, Some(_)) => (Type::Flood, "src"),
+        };
+        let (addr, m) = (self.addr, METRICS[self.metric]);
+        let key = match ceiling {
+            Some(name) => format!("ceiling/{name}/{dir}/{addr}/{m}"),
+            None => format!("{dir}/{addr}/{m}"),
+        };
+        Subject {
+            kind_of,
+            exporter: None,
+            key,
+        }
+    }
+
+    fn direction(&self) -> &'static str {
+        match self.side {
+            Side::Dst => "to",
+            Side::Src => "from",
+        }
+    }
+}
+
 /// The four flow series of one address on one side of its flows: 4 × 36 + 32 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Host {
@@ -99,7 +137,9 @@ impl Host {
                 .iter_mut()
                 .zip([self.closed[1], self.closed[2]])
             {
-                *usual += 0.05 * (f32::from(n) - *usual);
+                // clamped, as the baselines are: a flood must not teach its own sample count
+                let n = f32::from(n).min(unusual_samples(*usual));
+                *usual += 0.05 * (n - *usual);
                 *usual *= 0.95f32.powi(idle.min(1000) as i32);
             }
             self.second = now;
@@ -115,18 +155,24 @@ impl Host {
         }
     }
 
-    /// Whether the closed second's estimate of `metric` rests on enough records: none of them sampled
-    /// (unsampled records are exact counts), or at least `min` sampled ones (sampled SYN records for the SYN
-    /// rate) and five Poisson deviations above the usual number — a sampled count is noisy, and thousands
-    /// of addresses each have their unlucky second.
-    fn significant(&self, metric: usize, min: u16) -> bool {
+    /// What the closed second's estimate of `metric` rests on: (enough, unusual). Enough: none of its records
+    /// sampled (unsampled records are exact counts), or at least `min` sampled ones (sampled SYN records for
+    /// the SYN rate). Unusual: also five Poisson deviations above the address's usual number of samples — a
+    /// sampled count is noisy, and among thousands of addresses one always has its unlucky second.
+    fn samples(&self, metric: usize, min: u16) -> (bool, bool) {
         let (n, usual) = match metric {
             3 => (self.closed[2], self.usual_samples[1]),
             _ => (self.closed[1], self.usual_samples[0]),
         };
         let n = f32::from(n);
-        n == 0.0 || n >= f32::from(min) && n >= usual + 5.0 * usual.sqrt() + 1.0
+        let enough = n == 0.0 || n >= f32::from(min);
+        (enough, n == 0.0 || enough && n >= unusual_samples(usual))
     }
+}
+
+/// Sampled records a second that are five Poisson deviations above `usual`.
+fn unusual_samples(usual: f32) -> f32 {
+    usual + 5.0 * usual.sqrt() + 1.0
 }
 
 const METRICS: [&str; 4] = ["pps", "mbps", "flows", "syn_pps"];
@@ -781,33 +827,37 @@ impl Detector {
         }
         h.count(now, f);
         let min = self.cfg.flood.min_samples;
-        let significant: [bool; 4] = std::array::from_fn(|m| h.significant(m, min));
+        let samples: [(bool, bool); 4] = std::array::from_fn(|m| h.samples(m, min));
         for (metric, c) in closed.iter().enumerate() {
-            if let Some(c) = c.filter(|_| significant[metric]) {
-                self.judge_host(exporter, kind, addr, side, metric, &c, &t);
+            if let Some(c) = c {
+                let at = Measured {
+                    exporter,
+                    kind,
+                    addr,
+                    side,
+                    metric,
+                };
+                self.judge_host(&at, c, &t, samples[metric]);
             }
         }
     }
 
     /// A closed second of one address's metric: a flood (or a source's rate) if far above its baseline and
-    /// its floor, or if over a ceiling.
-    #[allow(clippy::too_many_arguments)]
+    /// its floor, or if over a ceiling. An open alert goes on while the metric stays over its floor and
+    /// `factor` times the level it started from, whatever the baseline has learnt since.
     fn judge_host(
         &mut self,
-        exporter: IpAddr,
-        kind: &'static str,
-        addr: IpAddr,
-        side: Side,
-        metric: usize,
+        at: &Measured,
         c: &Closed,
         t: &Tuning,
+        (enough, unusual): (bool, bool),
     ) {
         let fl = &self.cfg.flood;
-        let floor = [fl.min_pps, fl.min_mbps, fl.min_flows, fl.min_syn_pps][metric];
+        let floor = [fl.min_pps, fl.min_mbps, fl.min_flows, fl.min_syn_pps][at.metric];
         let usual = level(c.score.mean, t);
         let over = c.value >= floor;
-        let bit = 1u8 << metric;
-        let Some(h) = self.hosts.get(&(addr, side)) else {
+        let bit = 1u8 << at.metric;
+        let Some(h) = self.hosts.get(&(at.addr, at.side)) else {
             return;
         };
         let was_over = h.over_floor & bit != 0;
@@ -815,84 +865,77 @@ impl Detector {
         let young = c.learned < YOUNG;
         // One second over is not a flood unless far over: big flows make single-second spikes. Without
         // history, it must also be far above what little was learnt.
-        let far = match young {
-            true => {
-                (was_over || c.value >= STRONG * floor)
-                    && (c.learned < 3 || c.value >= fl.factor * usual)
-            }
-            false => {
-                c.score.anomalous
-                    && c.value >= fl.factor * usual
-                    && (was_over || c.value >= STRONG * fl.factor * usual)
-            }
-        };
-        let enabled = match side {
+        let far = unusual
+            && match young {
+                true => {
+                    (was_over || c.value >= STRONG * floor)
+                        && (c.learned < 3 || c.value >= fl.factor * usual)
+                }
+                false => {
+                    c.score.anomalous
+                        && c.value >= fl.factor * usual
+                        && (was_over || c.value >= STRONG * fl.factor * usual)
+                }
+            };
+        let enabled = match at.side {
             Side::Dst => fl.enabled,
             Side::Src => self.cfg.rate.enabled && self.cfg.rate.flow_sources,
         };
-        if enabled && over && far {
-            self.flood_hit(exporter, kind, addr, side, metric, c, usual, None);
+        let factor = f64::from(fl.factor);
+        if enabled && over && enough {
+            let subject = at.subject(None);
+            let going_on = self
+                .registry
+                .open_baseline(&subject)
+                .is_some_and(|b| f64::from(c.value) >= factor * b);
+            if far || going_on {
+                self.flood_hit(at, subject, c, usual, None);
+            }
         }
-        let over: Vec<(String, f32)> = self
+        let ceilings: Vec<(String, f32)> = self
             .ceilings
             .iter()
-            .filter(|g| g.networks.iter().any(|n| n.contains(addr)))
+            .filter(|g| g.networks.iter().any(|n| n.contains(at.addr)))
             .filter_map(|g| {
-                let (i, o) = g.limits[metric];
-                let limit = match side {
+                let (i, o) = g.limits[at.metric];
+                let limit = match at.side {
                     Side::Dst => i,
                     Side::Src => o,
                 }?;
                 (c.value >= limit).then(|| (g.name.clone(), limit))
             })
             .collect();
-        for (name, limit) in over {
-            self.flood_hit(exporter, kind, addr, side, metric, c, limit, Some(name));
+        for (name, limit) in ceilings.into_iter().filter(|_| enough) {
+            let subject = at.subject(Some(&name));
+            self.flood_hit(at, subject, c, limit, Some(name));
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn flood_hit(
         &mut self,
-        exporter: IpAddr,
-        kind: &'static str,
-        addr: IpAddr,
-        side: Side,
-        metric: usize,
+        at: &Measured,
+        subject: Subject,
         c: &Closed,
         baseline: f32,
         ceiling: Option<String>,
     ) {
-        let (t, dir, direction) = match side {
-            Side::Dst => (Type::Flood, "dst", "to"),
-            Side::Src => (Type::Rate, "src", "from"),
-        };
-        let kind_of = if ceiling.is_some() { Type::Flood } else { t };
-        self.hit_counted(kind_of);
-        let m = METRICS[metric];
-        let key = match &ceiling {
-            Some(name) => format!("ceiling/{name}/{dir}/{addr}/{m}"),
-            None => format!("{dir}/{addr}/{m}"),
-        };
-        // One subject whichever exporter reports the address: the exporter in the alert is the first one.
-        let subject = Subject {
-            kind_of,
-            exporter: None,
-            key,
-        };
+        self.hit_counted(subject.kind_of);
+        let (direction, addr, side) = (at.direction(), at.addr, at.side);
+        let m = METRICS[at.metric];
         let recent = &self.recent;
         let why = match &ceiling {
             Some(name) => format!("over the ceiling of {name} ({baseline})"),
             None => format!("usually {baseline:.1}"),
         };
+        let kind_of = subject.kind_of;
         self.registry.hit(self.now, subject, || Hit {
             severity: if kind_of == Type::Flood {
                 Severity::Critical
             } else {
                 Severity::Warning
             },
-            kind: Some(kind),
-            exporter: Some(exporter),
+            kind: Some(at.kind),
+            exporter: Some(at.exporter),
             device: Some(addr),
             value: f64::from(c.value),
             baseline: f64::from(baseline),

@@ -370,6 +370,35 @@ fn a_syn_flood_with_its_top_sources() {
 }
 
 #[test]
+fn a_long_flood_stays_one_alert_until_it_stops() {
+    let mut d = Detector::new(quick()).unwrap();
+    let mut all = Vec::new();
+    for s in 0..800 {
+        let mut recs: Vec<Record> = (0..5)
+            .map(|i| v5(&format!("10.0.2.{i}"), "10.0.0.90", 80, 20, 0x1b))
+            .collect();
+        if (60..700).contains(&s) {
+            recs.extend((0..50).map(|i| v5(&format!("203.0.113.{i}"), "10.0.0.90", 53, 400, 0)));
+        }
+        feed(&mut d, Kind::NetflowV5, s, &recs);
+        all.extend(d.take());
+    }
+    let pps: Vec<(State, String)> = all
+        .iter()
+        .filter(|a| a.key == "dst/10.0.0.90/pps")
+        .map(|a| (a.state, a.ended.clone().unwrap_or_default()))
+        .filter(|(s, _)| *s != State::Update)
+        .collect();
+    assert_eq!(pps.len(), 2, "{pps:?}");
+    assert_eq!(pps[0].0, State::Start);
+    assert_eq!(
+        pps[1],
+        (State::End, stamp_of(710)),
+        "ten seconds after the flood's last second"
+    );
+}
+
+#[test]
 fn a_ceiling_alerts_from_the_first_second() {
     let mut c = quick();
     c.ceilings.push(crate::config::Ceiling {
@@ -419,7 +448,11 @@ fn key_tables_stay_within_their_caps() {
 #[test]
 fn bytes_per_key() {
     // what the tables hold per entry besides the hash table's own overhead
-    assert_eq!(std::mem::size_of::<(RateKey, Series)>(), 64, "docs/detection.md");
+    assert_eq!(
+        std::mem::size_of::<(RateKey, Series)>(),
+        64,
+        "docs/detection.md"
+    );
     assert_eq!(std::mem::size_of::<Series>(), 36);
     assert_eq!(
         std::mem::size_of::<Host>(),
@@ -427,4 +460,3 @@ fn bytes_per_key() {
         "44 bytes a rate key"
     );
 }
-

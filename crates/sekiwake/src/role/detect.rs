@@ -298,6 +298,9 @@ mod tests {
         let text = "[detect]\nwarmup = 5\nalerts = [\"stdout\", \"pager:x\"]\n";
         let cfg = Config::parse_with("d.toml", text, &["detect"]).unwrap();
         let e = section(&cfg).unwrap_err().to_string();
-        assert!(e.starts_with("d.toml:3: key `detect.alerts[1]`: `pager:x`"), "{e}");
+        assert!(
+            e.starts_with("d.toml:3: key `detect.alerts[1]`: `pager:x`"),
+            "{e}"
+        );
     }
 }
