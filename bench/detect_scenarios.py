@@ -5,7 +5,7 @@ caught, how soon after their onset, and how many false alarms an hour of backgro
     sudo bench/detect_scenarios.py [--background SECONDS] [--warmup SECONDS] [--out FILE]
 
 Background traffic of every kind from many exporters (`sekiwake send`) -> capture -> bus -> detect -> a
-webhook receiver; after the warm-up and `--background` seconds of background alone, eleven events one
+webhook receiver; after the warm-up and `--background` seconds of background alone, twelve events one
 after another (tests/e2e/detect_scenarios.py has them and their ground truth). Needs root (the e2e helpers
 start capture as the suite does) and a release build (`./run setup`). Bounded: it ends by itself after the
 warm-up, the background and about two minutes of events."""

@@ -458,7 +458,7 @@ fn detect_seeds(out: &Out, s: &Settings) {
 /// engine ID, boots, time and users of fuzz_targets/snmp_engine.rs).
 fn engine_seeds(s: &Settings) -> Vec<(String, Vec<u8>)> {
     use wire::snmp::outgoing::{self, Outgoing};
-    use wire::snmp::{AuthProtocol as A, PrivProtocol as P, SecurityLevel, UserKeys, UsmUser};
+    use wire::snmp::{AuthProtocol as A, PrivProtocol as P, UserKeys, UsmUser};
     const ENGINE_ID: &[u8] = b"\x80\x00\x1f\x88\x04fuzz";
     let inform = generated(GenKind::Snmpinform, 1, s).remove(0);
     let pdu = wire::snmp::inform::notification(&inform)

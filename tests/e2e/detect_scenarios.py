@@ -72,6 +72,8 @@ def events():
               "syslog", "new_template", "template/", ("127.0.10.2",), seconds=3),
         Event("trap storm", ["snmptrap-v2c", "--source", "127.0.11.3", "--rate", "200"],
               "snmptrap", "storm", "traps", ("127.0.11.3",), seconds=3),
+        Event("syslog surge (rate)", ["syslog", "--source", "127.0.16.2", "--rate", "300", "--format", "rfc5424"],
+              "syslog", "rate", "datagrams/syslog", ("127.0.16.2",), seconds=3),
         Event("exporter silent", [], "syslog", "silence", "datagrams/syslog", (STEADY[2],), seconds=0),
     ]
 
