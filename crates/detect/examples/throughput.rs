@@ -10,23 +10,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use detect::{Config, Detector};
+use detect::{testing, Config, Detector};
 use traffic::{Exporter, GenKind, Settings};
 use wire::kind::Kind;
 
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_796_601_600 * SEC;
-
-fn kind_of(g: GenKind) -> Kind {
-    match g {
-        GenKind::Syslog => Kind::Syslog,
-        GenKind::NetflowV5 => Kind::NetflowV5,
-        GenKind::NetflowV9 => Kind::NetflowV9,
-        GenKind::Ipfix => Kind::Ipfix,
-        GenKind::Sflow => Kind::Sflow,
-        _ => Kind::Snmptrap,
-    }
-}
 
 struct Datagram {
     kind: Kind,
@@ -67,7 +56,7 @@ fn mix(n: u64) -> Vec<Datagram> {
             let mut bytes = Vec::new();
             e.next(seq, ns, &s, &mut bytes);
             Datagram {
-                kind: kind_of(e.kind),
+                kind: e.kind.kind(),
                 exporter: IpAddr::V4(e.addr),
                 ns,
                 bytes,
@@ -129,44 +118,6 @@ fn records_per_second(n: u64) {
     );
 }
 
-fn v5(src: Ipv4Addr, dst: Ipv4Addr) -> records::Record {
-    let f = records::netflow::V5Flow {
-        version: 5,
-        sequence: 0,
-        sys_uptime_ms: 10_000,
-        unix_secs: 0,
-        unix_nsecs: 0,
-        engine_type: 0,
-        engine_id: 0,
-        sampling_rate: None,
-        src_addr: src,
-        dst_addr: dst,
-        next_hop: Ipv4Addr::UNSPECIFIED,
-        input: 1,
-        output: 2,
-        packets: 10,
-        bytes: 1000,
-        first_ms: 9_000,
-        last_ms: 10_000,
-        src_port: 40_000,
-        dst_port: 443,
-        tcp_flags: 0x18,
-        protocol: 6,
-        tos: 0,
-        src_as: 0,
-        dst_as: 0,
-        src_mask: 0,
-        dst_mask: 0,
-    };
-    records::Record {
-        kind: "netflow-v5",
-        record: "flow",
-        exporter: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        received: records::Stamp::new(0),
-        body: records::Body::V5Flow(f),
-    }
-}
-
 /// `i` in letters (a word the template miner does not mask).
 fn letters(mut i: u32) -> String {
     let mut w = String::new();
@@ -176,33 +127,6 @@ fn letters(mut i: u32) -> String {
         if i == 0 {
             return w;
         }
-    }
-}
-
-fn message(exporter: IpAddr, text: &str) -> records::Record {
-    let m = records::syslog::Message {
-        format: "rfc3164",
-        facility: 1,
-        severity: 3,
-        no_pri: false,
-        version: None,
-        timestamp: None,
-        hostname: None,
-        app: None,
-        procid: None,
-        msgid: None,
-        structured_data: None,
-        sequence: None,
-        clock_flag: None,
-        bom: false,
-        message: text.to_owned(),
-    };
-    records::Record {
-        kind: "syslog",
-        record: "message",
-        exporter,
-        received: records::Stamp::new(0),
-        body: records::Body::Message(m),
     }
 }
 
@@ -225,7 +149,7 @@ fn million_keys() {
         let dst = Ipv4Addr::from(0x6400_0000 + i);
         let ns = T0 + u64::from(i) * 1000;
         det.datagram(Kind::NetflowV5, exporter, ns);
-        det.record(&v5(src, dst));
+        det.record(&testing::v5(src, dst, 443, 10, 0x18));
         // and a million exporters: a rate series and a silence entry each
         det.datagram(
             Kind::Syslog,
@@ -243,7 +167,7 @@ fn million_keys() {
             0 => format!("daemon {} restarted", letters(i)),
             _ => format!("%LINK-3-UPDOWN: Interface Gi0/{i}, changed state to down"),
         };
-        det.record(&message(e, &text));
+        det.record(&testing::message(e, 3, &text));
     }
     let secs = t.elapsed().as_secs_f64();
     let s = det.stats();

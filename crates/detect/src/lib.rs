@@ -14,6 +14,8 @@ pub mod facts;
 pub mod series;
 pub mod table;
 pub mod templates;
+#[doc(hidden)]
+pub mod testing;
 
 pub use alert::Alert;
 pub use config::Config;

@@ -11,17 +11,6 @@ use wire::kind::Kind;
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_796_601_600 * SEC;
 
-fn kind_of(g: GenKind) -> Kind {
-    match g {
-        GenKind::Syslog => Kind::Syslog,
-        GenKind::NetflowV5 => Kind::NetflowV5,
-        GenKind::NetflowV9 => Kind::NetflowV9,
-        GenKind::Ipfix => Kind::Ipfix,
-        GenKind::Sflow => Kind::Sflow,
-        _ => Kind::Snmptrap,
-    }
-}
-
 struct Run {
     detector: Detector,
     decoder: records::Decoder,
@@ -57,7 +46,7 @@ impl Run {
                 let now = T0 + sec * SEC + i * SEC / per_second;
                 e.next(self.seq, now, s, &mut out);
                 self.seq += 1;
-                let kind = kind_of(e.kind);
+                let kind = e.kind.kind();
                 let exporter = IpAddr::V4(e.addr);
                 self.detector.datagram(kind, exporter, now);
                 let d = records::Datagram {

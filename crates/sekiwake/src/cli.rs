@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use clap::Args;
-use config::{CaptureConfig, Config, FamilyName, Port, SnmpUser};
+use config::{CaptureConfig, Config, Endpoint, FamilyName, Port, SnmpUser};
 
 #[derive(Args, Debug, Default)]
 pub struct StatsArgs {
@@ -19,6 +19,32 @@ pub struct StatsArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
+}
+
+/// Where a bus-reading role (tap, detect) subscribes, and its receive queue.
+#[derive(clap::Args, Debug)]
+pub struct SubscribeArgs {
+    /// Bus endpoint (repeatable); default: bus.subscribe from the configuration, else bus.publish
+    /// (tcp://127.0.0.1:5556).
+    #[arg(long)]
+    pub subscribe: Vec<Endpoint>,
+    /// High-water mark of the receive queue, in messages (default: bus.hwm).
+    #[arg(long)]
+    pub hwm: Option<u32>,
+}
+
+impl SubscribeArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        if !self.subscribe.is_empty() {
+            cfg.bus.subscribe = self.subscribe.clone();
+        }
+        if cfg.bus.subscribe.is_empty() {
+            cfg.bus.subscribe = vec![cfg.bus.publish.clone()];
+        }
+        if let Some(h) = self.hwm {
+            cfg.bus.hwm = h;
+        }
+    }
 }
 
 impl StatsArgs {

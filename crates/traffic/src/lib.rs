@@ -53,6 +53,19 @@ impl GenKind {
             GenKind::Snmpinform => "snmpinform",
         }
     }
+
+    /// The kind capture publishes these datagrams as.
+    pub fn kind(self) -> wire::kind::Kind {
+        use wire::kind::Kind;
+        match self {
+            GenKind::Syslog => Kind::Syslog,
+            GenKind::NetflowV5 => Kind::NetflowV5,
+            GenKind::NetflowV9 => Kind::NetflowV9,
+            GenKind::Ipfix => Kind::Ipfix,
+            GenKind::Sflow => Kind::Sflow,
+            GenKind::SnmptrapV1 | GenKind::SnmptrapV2c | GenKind::Snmpinform => Kind::Snmptrap,
+        }
+    }
 }
 
 impl FromStr for GenKind {
@@ -239,14 +252,7 @@ mod tests {
     use wire::kind::{Family, Kind};
 
     fn family(k: GenKind) -> (Family, Kind) {
-        match k {
-            GenKind::Syslog => (Family::Syslog, Kind::Syslog),
-            GenKind::NetflowV5 => (Family::Netflow, Kind::NetflowV5),
-            GenKind::NetflowV9 => (Family::Netflow, Kind::NetflowV9),
-            GenKind::Ipfix => (Family::Ipfix, Kind::Ipfix),
-            GenKind::Sflow => (Family::Sflow, Kind::Sflow),
-            _ => (Family::Snmptrap, Kind::Snmptrap),
-        }
+        (k.kind().family(), k.kind())
     }
 
     #[test]

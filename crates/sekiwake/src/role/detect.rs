@@ -9,20 +9,19 @@ use std::time::{Duration, Instant};
 use alerts::{SinkStats, Sinks, Target};
 use anyhow::{Context as _, Result};
 use bus::subscriber::{self, Delivered, Handler};
-use config::{Config, ConfigError, Endpoint, KindSelector};
+use config::{Config, ConfigError, KindSelector};
 use detect::{Detector, Stats};
 use envelope::FLAG_MISMATCHED;
 use runtime::{Reporter, Summary};
 use serde::Serialize;
 
-use crate::cli::{kinds_help, RecordArgs, StatsArgs};
+use crate::cli::{kinds_help, RecordArgs, StatsArgs, SubscribeArgs};
 use crate::context::{Context, RoleConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Bus endpoint (repeatable); default: bus.subscribe from the configuration, else bus.publish.
-    #[arg(long)]
-    pub subscribe: Vec<Endpoint>,
+    #[command(flatten)]
+    pub bus: SubscribeArgs,
     #[arg(long, help = kinds_help("Only these kinds (repeatable)"))]
     pub kind: Vec<KindSelector>,
     /// Where alerts go (repeatable): stdout, file:PATH, webhook:URL, alertmanager:URL,
@@ -32,9 +31,6 @@ pub struct Args {
     /// Seconds of learning after start, during which nothing alerts (default: detect.warmup, 60).
     #[arg(long)]
     pub warmup: Option<u32>,
-    /// High-water mark of the receive queue, in messages (default: bus.hwm).
-    #[arg(long)]
-    pub hwm: Option<u32>,
     #[command(flatten)]
     pub records: RecordArgs,
     #[command(flatten)]
@@ -65,15 +61,7 @@ fn section(cfg: &Config) -> Result<detect::Config, ConfigError> {
 
 impl Args {
     fn apply(&self, cfg: &mut Config) {
-        if !self.subscribe.is_empty() {
-            cfg.bus.subscribe = self.subscribe.clone();
-        }
-        if cfg.bus.subscribe.is_empty() {
-            cfg.bus.subscribe = vec![cfg.bus.publish.clone()];
-        }
-        if let Some(h) = self.hwm {
-            cfg.bus.hwm = h;
-        }
+        self.bus.apply(cfg);
         self.records.apply(cfg);
         self.stats.apply(cfg);
     }

@@ -6,30 +6,25 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use bus::subscriber::{self, Delivered, Handler};
-use config::{Config, Endpoint, KindSelector};
+use config::{Config, KindSelector};
 use envelope::{Envelope, FLAG_INFORM, FLAG_MISMATCHED, FLAG_REASSEMBLED};
 use records::Printer;
 use runtime::{Reporter, Summary};
 use serde::Serialize;
 use wire::kind::Kind;
 
-use crate::cli::{kinds_help, RecordArgs, StatsArgs};
+use crate::cli::{kinds_help, RecordArgs, StatsArgs, SubscribeArgs};
 use crate::context::{Context, RoleConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Bus endpoint (repeatable); default: bus.subscribe from the configuration, else bus.publish
-    /// (tcp://127.0.0.1:5556).
-    #[arg(long)]
-    pub subscribe: Vec<Endpoint>,
+    #[command(flatten)]
+    pub bus: SubscribeArgs,
     #[arg(long, help = kinds_help("Only these kinds (repeatable)"))]
     pub kind: Vec<KindSelector>,
     /// Decode each datagram into records (flows, messages, traps...) instead of printing the envelope.
     #[arg(long)]
     pub decode: bool,
-    /// High-water mark of the receive queue, in messages (default: bus.hwm).
-    #[arg(long)]
-    pub hwm: Option<u32>,
     #[command(flatten)]
     pub records: RecordArgs,
     #[command(flatten)]
@@ -40,15 +35,7 @@ impl RoleConfig for Args {}
 
 impl Args {
     pub fn apply(&self, cfg: &mut Config) {
-        if !self.subscribe.is_empty() {
-            cfg.bus.subscribe = self.subscribe.clone();
-        }
-        if cfg.bus.subscribe.is_empty() {
-            cfg.bus.subscribe = vec![cfg.bus.publish.clone()];
-        }
-        if let Some(h) = self.hwm {
-            cfg.bus.hwm = h;
-        }
+        self.bus.apply(cfg);
         self.records.apply(cfg);
         self.stats.apply(cfg);
     }
