@@ -28,7 +28,13 @@ fn quick() -> Config {
 }
 
 fn v5(src: &str, dst: &str, dst_port: u16, packets: u32, flags: u8) -> Record {
-    testing::v5(src.parse().unwrap(), dst.parse().unwrap(), dst_port, packets, flags)
+    testing::v5(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        dst_port,
+        packets,
+        flags,
+    )
 }
 
 /// Feeds `n` records spread evenly over the second `second` (counted from T0).

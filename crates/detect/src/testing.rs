@@ -98,5 +98,9 @@ pub fn v5(src: Ipv4Addr, dst: Ipv4Addr, dst_port: u16, packets: u32, flags: u8) 
         src_mask: 0,
         dst_mask: 0,
     };
-    record("netflow-v5", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), Body::V5Flow(f))
+    record(
+        "netflow-v5",
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        Body::V5Flow(f),
+    )
 }

@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use detect::alert::{State, Type};
 use detect::{Alert, Config, Detector};
 use traffic::{Exporter, GenKind, Pattern, Settings};
-use wire::kind::Kind;
 
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_796_601_600 * SEC;
