@@ -316,7 +316,7 @@ fn open(t: &Target, opts: &Options) -> Result<Box<dyn Deliver>, String> {
             url: format!("{}/api/v2/alerts", url.trim_end_matches('/')),
             open: HashMap::new(),
             keepalive: opts.keepalive,
-            last_post: Instant::now(),
+            last_keepalive: Instant::now(),
         }),
         Target::Syslog(hostport) => {
             let sock = UdpSocket::bind(if hostport.starts_with('[') {
@@ -360,6 +360,12 @@ impl Runner {
     fn run(mut self) {
         loop {
             match self.rx.recv_timeout(Duration::from_millis(500)) {
+                // at exit, past the grace period: what is left is unsent, however quickly it would go
+                Ok(_) if self.past_deadline() => {
+                    self.counters.unsent_at_exit.fetch_add(1, Ordering::Relaxed);
+                    self.give_up();
+                    return;
+                }
                 Ok(a) => {
                     if !self.deliver_until_done(&a) {
                         self.give_up();
@@ -489,10 +495,34 @@ impl Deliver for Webhook {
 struct Alertmanager {
     agent: ureq::Agent,
     url: String,
-    /// Firing alerts by id, as last posted: re-posted every `keepalive`.
-    open: HashMap<String, serde_json::Value>,
+    /// Firing alerts by id, as last posted, and when their last event came: all of them are posted again
+    /// every `keepalive`, and one without an event for `STALE` is forgotten (its end was lost: dropped from
+    /// a full queue, or refused).
+    open: HashMap<String, (serde_json::Value, Instant)>,
     keepalive: Duration,
-    last_post: Instant,
+    last_keepalive: Instant,
+}
+
+/// An open alert without an event for this long is no longer re-posted: Alertmanager resolves it.
+const STALE: Duration = Duration::from_secs(3600);
+
+impl Alertmanager {
+    /// Posts every open alert again when a keepalive is due, whether or not other events keep coming.
+    fn keep_alive(&mut self) {
+        if self.last_keepalive.elapsed() < self.keepalive {
+            return;
+        }
+        self.last_keepalive = Instant::now();
+        self.open.retain(|_, (_, at)| at.elapsed() < STALE);
+        if self.open.is_empty() {
+            return;
+        }
+        let all: Vec<&serde_json::Value> = self.open.values().map(|(v, _)| v).collect();
+        if let Ok(body) = serde_json::to_vec(&all) {
+            // A failed keepalive is tried again at the next one.
+            let _ = post(&self.agent, &self.url, &body);
+        }
+    }
 }
 
 impl Deliver for Alertmanager {
@@ -500,24 +530,16 @@ impl Deliver for Alertmanager {
         let posted = format::alertmanager(a);
         let body = serde_json::to_vec(&[&posted]).map_err(|e| Failure::Rejected(e.to_string()))?;
         post(&self.agent, &self.url, &body)?;
-        self.last_post = Instant::now();
         match a.state {
             State::End => self.open.remove(&a.id),
-            State::Start | State::Update => self.open.insert(a.id.clone(), posted),
+            State::Start | State::Update => self.open.insert(a.id.clone(), (posted, Instant::now())),
         };
+        self.keep_alive();
         Ok(())
     }
 
     fn idle(&mut self) {
-        if self.open.is_empty() || self.last_post.elapsed() < self.keepalive {
-            return;
-        }
-        let all: Vec<&serde_json::Value> = self.open.values().collect();
-        if let Ok(body) = serde_json::to_vec(&all) {
-            // A failed keepalive is tried again at the next one.
-            let _ = post(&self.agent, &self.url, &body);
-        }
-        self.last_post = Instant::now();
+        self.keep_alive();
     }
 }
 
@@ -530,10 +552,12 @@ struct Syslog {
 impl Deliver for Syslog {
     fn deliver(&mut self, a: &Alert) -> Result<(), Failure> {
         let line = format::syslog(a, &self.host).map_err(Failure::Rejected)?;
-        self.sock
-            .send(line.as_bytes())
-            .map(|_| ())
-            .map_err(|e| Failure::Transient(e.to_string()))
+        match self.sock.send(line.as_bytes()) {
+            Ok(_) => Ok(()),
+            // too big for a datagram: sending it again will not help
+            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => Err(Failure::Rejected(e.to_string())),
+            Err(e) => Err(Failure::Transient(e.to_string())),
+        }
     }
 }
 
@@ -547,7 +571,8 @@ impl Deliver for BusSink {
         let body = serde_json::to_vec(a).map_err(|e| Failure::Rejected(e.to_string()))?;
         match self.publisher.publish(format::topic(a).as_bytes(), &body) {
             Ok(bus::Sent::Sent) => Ok(()),
-            Ok(bus::Sent::Full) => Err(Failure::Transient("a subscriber's queue is full".into())),
+            // One subscriber that does not read must not hold up the others: its share is counted.
+            Ok(bus::Sent::Full) => Err(Failure::Rejected("a bus subscriber's queue is full".into())),
             Err(e) => Err(Failure::Transient(e.to_string())),
         }
     }

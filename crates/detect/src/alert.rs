@@ -274,7 +274,7 @@ impl Registry {
             score: h.score,
             started: stamp(now),
             ended: None,
-            summary: h.summary,
+            summary: bounded(h.summary),
             evidence: h.evidence,
             incident,
         };
@@ -301,7 +301,7 @@ impl Registry {
                 return lone;
             }
         };
-        if d.0.signals.is_empty() || now > d.1 + window {
+        if d.0.signals.is_empty() || now > d.1.saturating_add(window) {
             d.0 = fresh();
             self.stats.incidents += 1;
         }
@@ -372,8 +372,17 @@ fn refresh(a: &mut Alert, state: State, h: Hit) {
     a.state = state;
     a.value = h.value;
     a.score = a.score.max(h.score);
-    a.summary = h.summary;
+    a.summary = bounded(h.summary);
     a.evidence = h.evidence;
+}
+
+/// Bytes of a summary kept: an alert's size must not follow a message's.
+const MAX_SUMMARY: usize = 512;
+
+fn bounded(mut s: String) -> String {
+    let end = crate::templates::cut(&s, MAX_SUMMARY).len();
+    s.truncate(end);
+    s
 }
 
 fn fingerprint(s: &Subject) -> u64 {

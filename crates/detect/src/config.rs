@@ -113,6 +113,9 @@ pub struct Silence {
     pub min_gap: f32,
     /// Datagrams an exporter must have sent before its silence means something.
     pub min_arrivals: u32,
+    /// Seconds of silence after which the exporter is taken as gone: its alert ends, and nothing more is
+    /// said until it sends again.
+    pub forget_after: f32,
     pub pacing: Pacing,
 }
 
@@ -124,6 +127,7 @@ impl Default for Silence {
             factor: 5.0,
             min_gap: 1.0,
             min_arrivals: 20,
+            forget_after: 3600.0,
             // A silent exporter is hit at every sweep (each second): the episode ends when it speaks again.
             pacing: Pacing {
                 hold_down: 2,
@@ -197,7 +201,7 @@ impl Default for Scan {
 #[serde(deny_unknown_fields, default)]
 pub struct Flood {
     pub enabled: bool,
-    /// Addresses followed, as destinations and as sources (each direction its own key).
+    /// Addresses followed, destinations and sources together (each direction its own key, one table).
     pub hosts: usize,
     /// How far above the learned level (× its mean).
     pub factor: f32,
@@ -365,18 +369,98 @@ impl Config {
             ("detect.scan.window", self.scan.window),
             ("detect.flap.window", self.flap.window),
             ("detect.storm.window", self.storm.window),
+            ("detect.incident_window", self.incident_window.max(1)),
         ] {
-            if n == 0 {
-                return Err((key.into(), "at least 1 second".into()));
+            within(key, f64::from(n), 1.0, DAY)?;
+        }
+        within("detect.warmup", f64::from(self.warmup), 0.0, 7.0 * DAY)?;
+        within("detect.max_open", self.max_open as f64, 1.0, 1e6)?;
+        within("detect.flap.transitions", f64::from(self.flap.transitions), 1.0, 8.0)?;
+        for (section, t) in [("rate", &self.rate.baseline), ("flood", &self.flood.baseline)] {
+            check_tuning(&format!("detect.{section}.baseline"), t)?;
+        }
+        for (section, p) in [
+            ("rate", &self.rate.pacing),
+            ("silence", &self.silence.pacing),
+            ("new_template", &self.new_template.pacing),
+            ("scan", &self.scan.pacing),
+            ("flood", &self.flood.pacing),
+            ("flap", &self.flap.pacing),
+            ("storm", &self.storm.pacing),
+        ] {
+            for (name, v) in [
+                ("hold_down", p.hold_down),
+                ("cooldown", p.cooldown),
+                ("update_every", p.update_every),
+            ] {
+                within(&format!("detect.{section}.pacing.{name}"), f64::from(v), 0.0, DAY)?;
             }
+        }
+        let f = &self.flood;
+        for (key, v) in [
+            ("detect.flood.factor", f.factor),
+            ("detect.storm.factor", self.storm.factor),
+            ("detect.silence.factor", self.silence.factor),
+        ] {
+            within(key, f64::from(v), 1e-3, 1e6)?;
+        }
+        for (key, v) in [
+            ("detect.flood.min_pps", f.min_pps),
+            ("detect.flood.min_mbps", f.min_mbps),
+            ("detect.flood.min_flows", f.min_flows),
+            ("detect.flood.min_syn_pps", f.min_syn_pps),
+            ("detect.silence.min_gap", self.silence.min_gap),
+            ("detect.silence.forget_after", self.silence.forget_after),
+        ] {
+            within(key, f64::from(v), 0.0, 1e12)?;
         }
         Ok(())
     }
 }
 
+const DAY: f64 = 86_400.0;
+
+/// A setting within its range (a NaN is not).
+fn within(key: &str, v: f64, min: f64, max: f64) -> Result<(), (String, String)> {
+    match v >= min && v <= max {
+        true => Ok(()),
+        false => Err((key.to_owned(), format!("{v} is not within {min}..={max}"))),
+    }
+}
+
+fn check_tuning(key: &str, t: &Tuning) -> Result<(), (String, String)> {
+    within(&format!("{key}.alpha"), f64::from(t.alpha), 1e-6, 1.0)?;
+    within(&format!("{key}.short"), f64::from(t.short), 1e-6, 1.0)?;
+    within(&format!("{key}.long"), f64::from(t.long), 1e-6, 1.0)?;
+    within(&format!("{key}.clamp"), f64::from(t.clamp), 1e-3, 1e3)?;
+    within(&format!("{key}.threshold"), f64::from(t.threshold), 0.0, 300.0)?;
+    within(&format!("{key}.min_z"), f64::from(t.min_z), 0.0, 1e6)?;
+    within(&format!("{key}.warmup"), f64::from(t.warmup), 0.0, 7.0 * DAY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_out_of_range_are_refused_by_key() {
+        assert!(Config::default().check().is_ok());
+        let mut c = Config::default();
+        c.flood.baseline.clamp = -1.0;
+        assert_eq!(c.check().unwrap_err().0, "detect.flood.baseline.clamp");
+        let mut c = Config::default();
+        c.rate.baseline.alpha = f32::NAN;
+        assert_eq!(c.check().unwrap_err().0, "detect.rate.baseline.alpha");
+        let mut c = Config::default();
+        c.flap.transitions = 9;
+        assert_eq!(c.check().unwrap_err().0, "detect.flap.transitions");
+        let mut c = Config::default();
+        c.silence.pacing.hold_down = u32::MAX;
+        assert_eq!(c.check().unwrap_err().0, "detect.silence.pacing.hold_down");
+        let mut c = Config::default();
+        c.max_open = 0;
+        assert_eq!(c.check().unwrap_err().0, "detect.max_open");
+    }
 
     #[test]
     fn networks() {

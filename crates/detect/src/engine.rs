@@ -26,6 +26,8 @@ const RECENT_FLOWS: usize = 8192;
 const EVIDENCE_SECONDS: u32 = 2;
 /// Entries of a top-N list in evidence.
 const TOP: usize = 5;
+/// Bytes of a message or template quoted in evidence.
+const EVIDENCE_TEXT: usize = 512;
 /// A flow metric this many times over its floor (or its learned limit) alerts in its first second.
 const STRONG: f32 = 4.0;
 /// An address seen for fewer seconds than this has no baseline yet: its floors alone decide. One seen
@@ -106,7 +108,7 @@ impl Measured {
     }
 }
 
-/// The four flow series of one address on one side of its flows: 4 × 36 + 32 bytes.
+/// The four flow series of one address on one side of its flows: 4 × 36 + 36 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Host {
     series: [Series; 4],
@@ -123,6 +125,8 @@ struct Host {
     /// Per metric (bit), whether the last closed second was over its floor: a key without history alerts
     /// only on two seconds in a row, so that one big flow of a new address is not a flood.
     over_floor: u8,
+    /// The last closed second: "in a row" means this one and the next.
+    last_closed: u32,
 }
 
 impl Host {
@@ -177,13 +181,17 @@ fn unusual_samples(usual: f32) -> f32 {
 
 const METRICS: [&str; 4] = ["pps", "mbps", "flows", "syn_pps"];
 
-/// One exporter of one kind: when it started, its usual interval, when it last sent.
+/// One exporter of one kind: when it started, its usual interval and how much that varies, when it last
+/// sent.
 #[derive(Debug, Clone, Copy, Default)]
 struct Exporter {
     first: u32,
     last_ms: u64,
     gap: f32,
+    gap_var: f32,
     arrivals: u32,
+    /// Silent past `forget_after`: its alert ended, nothing more until it sends again.
+    gone: bool,
     silent: bool,
 }
 
@@ -356,7 +364,8 @@ impl Detector {
         if self.started == 0 {
             self.started = sec.max(1);
             self.swept = sec;
-            self.registry.quiet_until(self.started + self.cfg.warmup);
+            self.registry
+                .quiet_until(self.started.saturating_add(self.cfg.warmup));
         }
         if ms > self.now_ms {
             self.now_ms = ms;
@@ -382,9 +391,8 @@ impl Detector {
         if self.cfg.rate.enabled && self.cfg.rate.datagrams {
             self.count(exporter, Counted::Datagrams(kind.code()));
         }
-        if self.cfg.silence.enabled {
-            self.arrival(kind, exporter);
-        }
+        // kept whether or not silences are watched: new templates need each exporter's first second
+        self.arrival(kind, exporter);
     }
 
     /// One record of the latest datagram.
@@ -519,10 +527,13 @@ impl Detector {
         if e.arrivals > 0 {
             let gap = now_ms.saturating_sub(e.last_ms) as f32 / 1000.0;
             let w = (1.0 / e.arrivals as f32).max(0.05);
-            e.gap += w * (gap - e.gap);
+            let d = gap - e.gap;
+            e.gap += w * d;
+            e.gap_var = (1.0 - w) * (e.gap_var + w * d * d);
         }
         e.arrivals = e.arrivals.saturating_add(1);
         e.last_ms = now_ms;
+        e.gone = false;
         if std::mem::take(&mut e.silent) {
             let subject = silence_subject(kind.code(), exporter);
             self.registry.resolve(now, &subject);
@@ -532,14 +543,27 @@ impl Detector {
     fn silences(&mut self) {
         let c = &self.cfg.silence;
         let now_ms = self.now_ms;
-        let mut silent = Vec::new();
+        let (mut silent, mut gone) = (Vec::new(), Vec::new());
         for (&(kind, exporter), e) in self.exporters.iter_mut() {
             let quiet = now_ms.saturating_sub(e.last_ms) as f32 / 1000.0;
-            let limit = (c.factor * e.gap).max(c.min_gap);
-            if e.arrivals >= c.min_arrivals && quiet > limit {
+            // several times the usual interval, and far out in its spread: a bursty sender's pauses are not
+            // silences
+            let limit = (c.factor * e.gap)
+                .max(e.gap + 10.0 * e.gap_var.sqrt())
+                .max(c.min_gap);
+            if e.gone || e.arrivals < c.min_arrivals || quiet <= limit {
+                continue;
+            }
+            if quiet > c.forget_after {
+                (e.gone, e.silent) = (true, false);
+                gone.push(silence_subject(kind, exporter));
+            } else {
                 e.silent = true;
                 silent.push((kind, exporter, quiet, e.gap, limit));
             }
+        }
+        for subject in gone {
+            self.registry.resolve(self.now, &subject);
         }
         for (kind, exporter, quiet, gap, limit) in silent {
             self.hit_counted(Type::Silence);
@@ -567,7 +591,7 @@ impl Detector {
         }
         let hold = self.cfg.new_template.pacing.hold_down;
         let now = self.now;
-        self.fresh.retain(|_, (born, _)| now <= *born + hold);
+        self.fresh.retain(|_, (born, _)| now <= born.saturating_add(hold));
         self.registry.sweep(self.now);
     }
 
@@ -596,8 +620,9 @@ impl Detector {
     }
 
     fn template(&mut self, exporter: IpAddr, m: templates::Matched, text: &str) {
-        let warm = self.now >= self.started + self.cfg.warmup;
-        if m.new && warm {
+        let warm = self.now >= self.started.saturating_add(self.cfg.warmup);
+        // bounded by the number of templates: at most that many can be fresh at once
+        if m.new && warm && self.fresh.len() < self.cfg.new_template.templates {
             self.fresh.insert(m.id, (self.now, 0));
         }
         if let Some((_, last)) = self
@@ -617,7 +642,7 @@ impl Detector {
             .exporters
             .peek(&(Kind::Syslog.code(), exporter))
             .map_or(self.now, |e| e.first);
-        let exporter_warm = self.now >= first + self.cfg.warmup;
+        let exporter_warm = self.now >= first.saturating_add(self.cfg.warmup);
         if !known && !m.new && exporter_warm {
             self.template_hit(Some(exporter), exporter, m.id, text);
         }
@@ -645,7 +670,11 @@ impl Detector {
             baseline: 0.0,
             score: 1.0,
             summary: format!("log template {whose}: {template}"),
-            evidence: json!({ "template": template, "sample": text, "from": exporter }),
+            evidence: json!({
+                "template": templates::cut(&template, EVIDENCE_TEXT),
+                "sample": templates::cut(text, EVIDENCE_TEXT),
+                "from": exporter,
+            }),
         });
     }
 
@@ -661,15 +690,17 @@ impl Detector {
             start: now,
             ..Storm::default()
         });
-        if now >= s.start + c.window {
+        if now >= s.start.saturating_add(c.window) {
             let windows = (now - s.start) / c.window;
             s.previous = if windows == 1 { s.count } else { 0 };
-            s.mean += 0.1 * (s.count as f32 - s.mean);
+            // clamped, so that a storm does not teach the exporter that storms are usual
+            let learnt = (s.count as f32).min(2.0 * s.mean + 1.0);
+            s.mean += 0.1 * (learnt - s.mean);
             if windows > 1 {
                 s.mean *= 0.9f32.powi((windows - 1).min(100) as i32);
             }
             s.count = 0;
-            s.start += windows * c.window;
+            s.start = s.start.saturating_add(windows * c.window);
         }
         s.count += 1;
         // the last `window` seconds: this window's count and the part of the previous one still inside
@@ -732,7 +763,7 @@ impl Detector {
         let within = f
             .times
             .iter()
-            .filter(|&&t| t != 0 && t + window > now)
+            .filter(|&&t| t != 0 && t.saturating_add(window) > now)
             .count() as u32;
         let need = self.cfg.flap.transitions.min(8);
         if within >= need {
@@ -828,6 +859,11 @@ impl Detector {
         h.count(now, f);
         let min = self.cfg.flood.min_samples;
         let samples: [(bool, bool); 4] = std::array::from_fn(|m| h.samples(m, min));
+        // every series of the address closes the same second
+        let in_a_row = match closed.iter().flatten().next() {
+            Some(c) => std::mem::replace(&mut h.last_closed, c.tick).saturating_add(1) == c.tick,
+            None => false,
+        };
         for (metric, c) in closed.iter().enumerate() {
             if let Some(c) = c {
                 let at = Measured {
@@ -837,20 +873,22 @@ impl Detector {
                     side,
                     metric,
                 };
-                self.judge_host(&at, c, &t, samples[metric]);
+                self.judge_host(&at, c, &t, samples[metric], in_a_row);
             }
         }
     }
 
     /// A closed second of one address's metric: a flood (or a source's rate) if far above its baseline and
     /// its floor, or if over a ceiling. An open alert goes on while the metric stays over its floor and
-    /// `factor` times the level it started from, whatever the baseline has learnt since.
+    /// `factor` times the level it started from (or the level learnt since, when that is higher: a new
+    /// server's steady traffic is a flood for a while, not for ever).
     fn judge_host(
         &mut self,
         at: &Measured,
         c: &Closed,
         t: &Tuning,
         (enough, unusual): (bool, bool),
+        in_a_row: bool,
     ) {
         let fl = &self.cfg.flood;
         let floor = [fl.min_pps, fl.min_mbps, fl.min_flows, fl.min_syn_pps][at.metric];
@@ -860,7 +898,7 @@ impl Detector {
         let Some(h) = self.hosts.get(&(at.addr, at.side)) else {
             return;
         };
-        let was_over = h.over_floor & bit != 0;
+        let was_over = in_a_row && h.over_floor & bit != 0;
         h.over_floor = (h.over_floor & !bit) | if over { bit } else { 0 };
         let young = c.learned < YOUNG;
         // One second over is not a flood unless far over: big flows make single-second spikes. Without
@@ -887,7 +925,7 @@ impl Detector {
             let going_on = self
                 .registry
                 .open_baseline(&subject)
-                .is_some_and(|b| f64::from(c.value) >= factor * b);
+                .is_some_and(|b| f64::from(c.value) >= factor * b.max(f64::from(usual)));
             if far || going_on {
                 self.flood_hit(at, subject, c, usual, None);
             }
@@ -957,7 +995,7 @@ impl Detector {
             start: now,
             ..Scan::default()
         });
-        if now >= s.start + window {
+        if now >= s.start.saturating_add(window) {
             *s = Scan {
                 start: now,
                 ..Scan::default()
@@ -994,16 +1032,17 @@ impl Detector {
         window: u32,
     ) {
         self.hit_counted(Type::Scan);
+        // One subject whichever exporter sees the scanner: the alert names the first.
         let subject = Subject {
             kind_of: Type::Scan,
-            exporter: Some(exporter),
+            exporter: None,
             key: format!("src/{src}/{what}"),
         };
         let recent = &self.recent;
         self.registry.hit(self.now, subject, || Hit {
             severity: Severity::Warning,
             kind: Some(kind),
-            exporter: None,
+            exporter: Some(exporter),
             device: Some(src),
             value: n as f64,
             baseline: need as f64,

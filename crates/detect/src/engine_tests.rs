@@ -375,7 +375,7 @@ fn bytes_per_key() {
     assert_eq!(std::mem::size_of::<Series>(), 36);
     assert_eq!(
         std::mem::size_of::<Host>(),
-        4 * 36 + 32,
-        "44 bytes a rate key"
+        4 * 36 + 36,
+        "45 bytes a rate key"
     );
 }

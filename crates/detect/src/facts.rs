@@ -46,7 +46,7 @@ impl FlowFacts {
             packets: f.packets as f32 * rate,
             bytes: f.bytes as f32 * rate,
             syn: syn_only(f.protocol, u16::from(f.tcp_flags)),
-            duration: f.last_ms.wrapping_sub(f.first_ms) as f32 / 1000.0,
+            duration: v5_duration(f.first_ms, f.last_ms),
             sampled: rate > 1.0,
         }
     }
@@ -69,7 +69,7 @@ impl FlowFacts {
             packets: c.packets.unwrap_or(0) as f32 * rate,
             bytes: c.bytes.unwrap_or(0) as f32 * rate,
             syn: syn_only(protocol, flags),
-            duration: duration_ms(f).unwrap_or(0) as f32 / 1000.0,
+            duration: seconds(duration_ms(f).unwrap_or(0)),
             sampled: rate > 1.0,
         })
     }
@@ -97,6 +97,22 @@ impl FlowFacts {
     /// as the source probing ports or hosts.
     pub fn is_reply(&self) -> bool {
         self.src_port < 1024 && self.dst_port >= 1024
+    }
+}
+
+/// The longest a flow is taken to last: a lying record must not spread its packets over days.
+const MAX_DURATION_MS: u64 = 3_600_000;
+
+fn seconds(ms: u64) -> f32 {
+    ms.min(MAX_DURATION_MS) as f32 / 1000.0
+}
+
+/// End minus start in uptime milliseconds; across an uptime wrap the difference is still right, but an end
+/// before the start (more than half the counter apart) is a record that lies: no duration.
+fn v5_duration(first_ms: u32, last_ms: u32) -> f32 {
+    match last_ms.wrapping_sub(first_ms) {
+        d if d > u32::MAX / 2 => 0.0,
+        d => seconds(u64::from(d)),
     }
 }
 
@@ -173,7 +189,7 @@ impl Link {
             let name = message[..at].rsplit_once("Interface ")?.1;
             let name = name.trim_end_matches([',', ' ']);
             return Some(Link {
-                interface: format!("if/{name}"),
+                interface: interface(name),
                 up,
             });
         }
@@ -188,7 +204,7 @@ impl Link {
                         .map(|(_, n)| n.split([',', ' ']).next().unwrap_or(n))
                 })?;
             return Some(Link {
-                interface: format!("if/{name}"),
+                interface: interface(name),
                 up,
             });
         }
@@ -196,10 +212,15 @@ impl Link {
         let up = message[at + " NIC Link is ".len()..].starts_with("Up");
         let name = message[..at].rsplit(' ').next()?;
         Some(Link {
-            interface: format!("if/{}", name.trim_end_matches(':')),
+            interface: interface(name.trim_end_matches(':')),
             up,
         })
     }
+}
+
+/// `if/NAME`, the name cut to 64 bytes: it comes from a message and ends up in keys and alerts.
+fn interface(name: &str) -> String {
+    format!("if/{}", crate::templates::cut(name, 64))
 }
 
 #[cfg(test)]
@@ -223,6 +244,14 @@ mod tests {
         }
         assert!(Link::from_syslog("%SYS-5-CONFIG_I: Configured from console").is_none());
         assert!(Link::from_syslog("changed state to down").is_none());
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(v5_duration(9_000, 10_000), 1.0);
+        assert_eq!(v5_duration(u32::MAX - 499, 500), 1.0, "across the uptime wrap");
+        assert_eq!(v5_duration(10_000, 9_000), 0.0, "an end before the start");
+        assert_eq!(v5_duration(0, u32::MAX / 2), 3600.0);
     }
 
     #[test]

@@ -118,12 +118,21 @@ impl Miner {
                 Matched { id, new: true }
             }
         };
-        if self.leaves.len() > 4 * self.limits.templates {
-            // leaves whose templates were all evicted
-            self.leaves.retain(|_, ids| !ids.is_empty());
-        }
         self.leaves.insert(leaf_key, leaf);
+        if self.leaves.len() > 2 * self.limits.templates.max(1) {
+            self.prune();
+        }
         matched
+    }
+
+    /// Forgets evicted templates' ids and the leaves left empty: afterwards no more leaves than templates,
+    /// so this runs once per `templates` new leaves at most.
+    fn prune(&mut self) {
+        let templates = &self.templates;
+        self.leaves.retain(|_, ids| {
+            ids.retain(|id| templates.peek(id).is_some());
+            !ids.is_empty()
+        });
     }
 
     fn best(&self, leaf: &[u32], words: &[String]) -> Option<u32> {
@@ -141,6 +150,9 @@ impl Miner {
     }
 }
 
+/// Bytes of a word kept (a longer one is cut at a character boundary): a template's size is bounded.
+pub const MAX_WORD: usize = 64;
+
 /// The message's words, variable-looking ones masked: those with a third or more digits (addresses,
 /// numbers, interface names like Gi0/1), and long hex strings. `%LINK-3-UPDOWN:` keeps its word.
 pub fn words(message: &str, max: usize) -> Vec<String> {
@@ -152,10 +164,19 @@ pub fn words(message: &str, max: usize) -> Vec<String> {
         }
         out.push(match variable(w) {
             true => WILDCARD.to_owned(),
-            false => w.to_owned(),
+            false => cut(w, MAX_WORD).to_owned(),
         });
     }
     out
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+pub fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn variable(w: &str) -> bool {
@@ -209,6 +230,24 @@ mod tests {
         );
         let e = m.learn("kernel: Out of memory: Killed process 4242 (java)");
         assert!(e.new && e.id != a.id);
+    }
+
+    #[test]
+    fn leaves_of_evicted_templates_are_forgotten() {
+        let mut m = Miner::new(Limits {
+            templates: 10,
+            ..Limits::default()
+        });
+        // every message its own leaf (its own first word), long words cut
+        for i in 0..1000u32 {
+            let first: String = (0..3).map(|k| char::from(b'a' + ((i >> (5 * k)) % 26) as u8)).collect();
+            m.learn(&format!("{first}{} went away", "x".repeat(500)));
+        }
+        assert_eq!(m.len(), 10);
+        assert!(m.leaves.len() <= 20, "{}", m.leaves.len());
+        let t = m.get(m.next_id - 1).unwrap();
+        assert_eq!(t.words[0].len(), MAX_WORD);
+        assert_eq!(cut("héllo", 2), "h");
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
         sinks: Some(sinks),
         clock: Clock::default(),
         unknown_kind: 0,
+        clock_ahead: 0,
     };
     subscriber::run(&opts, handler, &stop, &mut reporter)?;
     Ok(ExitCode::SUCCESS)
@@ -135,6 +136,8 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
 pub struct DetectReport {
     /// Envelopes of a kind this build does not know (counted, not decoded).
     pub unknown_kind: u64,
+    /// Envelopes stamped more than 5 minutes ahead of this host's clock (judged as stamped now).
+    pub clock_ahead: u64,
     /// What the decoder made of the datagrams (malformed ones are counted there and skipped).
     pub records: records::Stats,
     pub detector: Stats,
@@ -176,7 +179,7 @@ impl Clock {
 
     fn now(&self) -> Option<u64> {
         self.last
-            .map(|(t, at)| t + at.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64)
+            .map(|(t, at)| t.saturating_add(at.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64))
     }
 }
 
@@ -187,9 +190,25 @@ struct Detecting {
     sinks: Option<Sinks>,
     clock: Clock,
     unknown_kind: u64,
+    clock_ahead: u64,
 }
 
+/// A datagram stamped further ahead of this host's clock is taken as stamped now: one wrong clock must not
+/// carry detection's clock into the future (where every bucket would wait for it).
+const MAX_AHEAD_NS: u64 = 300 * 1_000_000_000;
+
 impl Detecting {
+    fn stamp(&mut self, ns: u64) -> u64 {
+        let wall = runtime::now_ns();
+        match ns > wall.saturating_add(MAX_AHEAD_NS) {
+            true => {
+                self.clock_ahead += 1;
+                wall
+            }
+            false => ns,
+        }
+    }
+
     fn send_alerts(&mut self) {
         let Some(sinks) = &self.sinks else { return };
         for a in self.detector.take() {
@@ -200,6 +219,7 @@ impl Detecting {
     fn report(&self, sinks: Vec<SinkStats>) -> DetectReport {
         DetectReport {
             unknown_kind: self.unknown_kind,
+            clock_ahead: self.clock_ahead,
             records: self.decoder.stats,
             detector: self.detector.stats(),
             sinks,
@@ -222,7 +242,7 @@ impl Handler for Detecting {
                 self.unknown_kind += 1;
                 continue;
             };
-            let ts = e.timestamp_ns();
+            let ts = self.stamp(e.timestamp_ns());
             self.clock.saw(ts);
             self.detector.datagram(kind, e.src(), ts);
             let datagram = records::Datagram {
