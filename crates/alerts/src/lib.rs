@@ -532,7 +532,9 @@ impl Deliver for Alertmanager {
         post(&self.agent, &self.url, &body)?;
         match a.state {
             State::End => self.open.remove(&a.id),
-            State::Start | State::Update => self.open.insert(a.id.clone(), (posted, Instant::now())),
+            State::Start | State::Update => {
+                self.open.insert(a.id.clone(), (posted, Instant::now()))
+            }
         };
         self.keep_alive();
         Ok(())
@@ -555,7 +557,9 @@ impl Deliver for Syslog {
         match self.sock.send(line.as_bytes()) {
             Ok(_) => Ok(()),
             // too big for a datagram: sending it again will not help
-            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => Err(Failure::Rejected(e.to_string())),
+            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                Err(Failure::Rejected(e.to_string()))
+            }
             Err(e) => Err(Failure::Transient(e.to_string())),
         }
     }
@@ -572,7 +576,9 @@ impl Deliver for BusSink {
         match self.publisher.publish(format::topic(a).as_bytes(), &body) {
             Ok(bus::Sent::Sent) => Ok(()),
             // One subscriber that does not read must not hold up the others: its share is counted.
-            Ok(bus::Sent::Full) => Err(Failure::Rejected("a bus subscriber's queue is full".into())),
+            Ok(bus::Sent::Full) => {
+                Err(Failure::Rejected("a bus subscriber's queue is full".into()))
+            }
             Err(e) => Err(Failure::Transient(e.to_string())),
         }
     }

@@ -222,9 +222,11 @@ impl Registry {
         self.open.contains_key(s)
     }
 
-    /// The baseline an open alert started with.
-    pub fn open_baseline(&self, s: &Subject) -> Option<f64> {
-        self.open.get(s).map(|o| o.alert.baseline)
+    /// The baseline an open alert started with, and the second it started.
+    pub fn open_since(&self, s: &Subject) -> Option<(f64, u32)> {
+        self.open
+            .get(s)
+            .map(|o| (o.alert.baseline, o.episode.started()))
     }
 
     fn pacing(&self, t: Type) -> Pacing {

@@ -213,6 +213,8 @@ pub struct Flood {
     /// Sampled records (sFlow, sampled NetFlow/IPFIX) a second needs before its estimate can alert: two
     /// samples at 1 in 1000 read as 2000 pps, which is noise.
     pub min_samples: u16,
+    /// Seconds an open flood goes on on its starting level alone; past it, it needs its baseline's verdict.
+    pub max_duration: u32,
     pub baseline: Tuning,
     pub pacing: Pacing,
 }
@@ -228,6 +230,7 @@ impl Default for Flood {
             min_flows: 1_000.0,
             min_syn_pps: 1_000.0,
             min_samples: 5,
+            max_duration: 3600,
             baseline: live_tuning(),
             pacing: Pacing::default(),
         }
@@ -375,8 +378,16 @@ impl Config {
         }
         within("detect.warmup", f64::from(self.warmup), 0.0, 7.0 * DAY)?;
         within("detect.max_open", self.max_open as f64, 1.0, 1e6)?;
-        within("detect.flap.transitions", f64::from(self.flap.transitions), 1.0, 8.0)?;
-        for (section, t) in [("rate", &self.rate.baseline), ("flood", &self.flood.baseline)] {
+        within(
+            "detect.flap.transitions",
+            f64::from(self.flap.transitions),
+            1.0,
+            8.0,
+        )?;
+        for (section, t) in [
+            ("rate", &self.rate.baseline),
+            ("flood", &self.flood.baseline),
+        ] {
             check_tuning(&format!("detect.{section}.baseline"), t)?;
         }
         for (section, p) in [
@@ -393,7 +404,12 @@ impl Config {
                 ("cooldown", p.cooldown),
                 ("update_every", p.update_every),
             ] {
-                within(&format!("detect.{section}.pacing.{name}"), f64::from(v), 0.0, DAY)?;
+                within(
+                    &format!("detect.{section}.pacing.{name}"),
+                    f64::from(v),
+                    0.0,
+                    DAY,
+                )?;
             }
         }
         let f = &self.flood;
@@ -433,9 +449,19 @@ fn check_tuning(key: &str, t: &Tuning) -> Result<(), (String, String)> {
     within(&format!("{key}.short"), f64::from(t.short), 1e-6, 1.0)?;
     within(&format!("{key}.long"), f64::from(t.long), 1e-6, 1.0)?;
     within(&format!("{key}.clamp"), f64::from(t.clamp), 1e-3, 1e3)?;
-    within(&format!("{key}.threshold"), f64::from(t.threshold), 0.0, 300.0)?;
+    within(
+        &format!("{key}.threshold"),
+        f64::from(t.threshold),
+        0.0,
+        300.0,
+    )?;
     within(&format!("{key}.min_z"), f64::from(t.min_z), 0.0, 1e6)?;
-    within(&format!("{key}.warmup"), f64::from(t.warmup), 0.0, 7.0 * DAY)
+    within(
+        &format!("{key}.warmup"),
+        f64::from(t.warmup),
+        0.0,
+        7.0 * DAY,
+    )
 }
 
 #[cfg(test)]
@@ -457,8 +483,10 @@ mod tests {
         let mut c = Config::default();
         c.silence.pacing.hold_down = u32::MAX;
         assert_eq!(c.check().unwrap_err().0, "detect.silence.pacing.hold_down");
-        let mut c = Config::default();
-        c.max_open = 0;
+        let c = Config {
+            max_open: 0,
+            ..Config::default()
+        };
         assert_eq!(c.check().unwrap_err().0, "detect.max_open");
     }
 

@@ -591,7 +591,8 @@ impl Detector {
         }
         let hold = self.cfg.new_template.pacing.hold_down;
         let now = self.now;
-        self.fresh.retain(|_, (born, _)| now <= born.saturating_add(hold));
+        self.fresh
+            .retain(|_, (born, _)| now <= born.saturating_add(hold));
         self.registry.sweep(self.now);
     }
 
@@ -880,8 +881,8 @@ impl Detector {
 
     /// A closed second of one address's metric: a flood (or a source's rate) if far above its baseline and
     /// its floor, or if over a ceiling. An open alert goes on while the metric stays over its floor and
-    /// `factor` times the level it started from (or the level learnt since, when that is higher: a new
-    /// server's steady traffic is a flood for a while, not for ever).
+    /// `factor` times the level it started from, for `max_duration` at most: then only the baseline's
+    /// verdict can open it again (a new server's steady traffic is a flood for an hour, not for ever).
     fn judge_host(
         &mut self,
         at: &Measured,
@@ -922,10 +923,13 @@ impl Detector {
         let factor = f64::from(fl.factor);
         if enabled && over && enough {
             let subject = at.subject(None);
+            let (now, longest) = (self.now, fl.max_duration);
             let going_on = self
                 .registry
-                .open_baseline(&subject)
-                .is_some_and(|b| f64::from(c.value) >= factor * b.max(f64::from(usual)));
+                .open_since(&subject)
+                .is_some_and(|(b, since)| {
+                    f64::from(c.value) >= factor * b && now < since.saturating_add(longest)
+                });
             if far || going_on {
                 self.flood_hit(at, subject, c, usual, None);
             }

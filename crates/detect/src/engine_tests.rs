@@ -318,6 +318,32 @@ fn a_long_flood_stays_one_alert_until_it_stops() {
 }
 
 #[test]
+fn past_max_duration_a_flood_needs_its_baseline_again() {
+    let mut c = quick();
+    c.flood.max_duration = 100;
+    let mut d = Detector::new(c).unwrap();
+    let mut all = Vec::new();
+    for s in 0..800 {
+        let mut recs: Vec<Record> = (0..5)
+            .map(|i| v5(&format!("10.0.2.{i}"), "10.0.0.90", 80, 20, 0x1b))
+            .collect();
+        if (60..700).contains(&s) {
+            recs.extend((0..50).map(|i| v5(&format!("203.0.113.{i}"), "10.0.0.90", 53, 400, 0)));
+        }
+        feed(&mut d, Kind::NetflowV5, s, &recs);
+        all.extend(d.take());
+    }
+    let first_end = all
+        .iter()
+        .find(|a| a.key == "dst/10.0.0.90/pps" && a.state == State::End)
+        .unwrap();
+    assert!(
+        first_end.ended.as_deref().unwrap() < stamp_of(700).as_str(),
+        "{first_end:?}"
+    );
+}
+
+#[test]
 fn a_ceiling_alerts_from_the_first_second() {
     let mut c = quick();
     c.ceilings.push(crate::config::Ceiling {

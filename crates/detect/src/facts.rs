@@ -249,7 +249,11 @@ mod tests {
     #[test]
     fn durations_are_bounded() {
         assert_eq!(v5_duration(9_000, 10_000), 1.0);
-        assert_eq!(v5_duration(u32::MAX - 499, 500), 1.0, "across the uptime wrap");
+        assert_eq!(
+            v5_duration(u32::MAX - 499, 500),
+            1.0,
+            "across the uptime wrap"
+        );
         assert_eq!(v5_duration(10_000, 9_000), 0.0, "an end before the start");
         assert_eq!(v5_duration(0, u32::MAX / 2), 3600.0);
     }

@@ -240,7 +240,9 @@ mod tests {
         });
         // every message its own leaf (its own first word), long words cut
         for i in 0..1000u32 {
-            let first: String = (0..3).map(|k| char::from(b'a' + ((i >> (5 * k)) % 26) as u8)).collect();
+            let first: String = (0..3)
+                .map(|k| char::from(b'a' + ((i >> (5 * k)) % 26) as u8))
+                .collect();
             m.learn(&format!("{first}{} went away", "x".repeat(500)));
         }
         assert_eq!(m.len(), 10);

@@ -178,8 +178,9 @@ impl Clock {
     }
 
     fn now(&self) -> Option<u64> {
-        self.last
-            .map(|(t, at)| t.saturating_add(at.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64))
+        self.last.map(|(t, at)| {
+            t.saturating_add(at.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64)
+        })
     }
 }
 
