@@ -218,10 +218,6 @@ impl Registry {
         self.open.len()
     }
 
-    pub fn is_open(&self, s: &Subject) -> bool {
-        self.open.contains_key(s)
-    }
-
     /// The baseline an open alert started with, and the second it started.
     pub fn open_since(&self, s: &Subject) -> Option<(f64, u32)> {
         self.open

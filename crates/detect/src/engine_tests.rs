@@ -288,9 +288,9 @@ fn a_syn_flood_with_its_top_sources() {
     );
 }
 
-#[test]
-fn a_long_flood_stays_one_alert_until_it_stops() {
-    let mut d = Detector::new(quick()).unwrap();
+/// 800 s of 100 pps to 10.0.0.90, with a 20 000 pps flood from 60 s to 700 s; every alert event.
+fn long_flood(c: Config) -> Vec<Alert> {
+    let mut d = Detector::new(c).unwrap();
     let mut all = Vec::new();
     for s in 0..800 {
         let mut recs: Vec<Record> = (0..5)
@@ -302,6 +302,12 @@ fn a_long_flood_stays_one_alert_until_it_stops() {
         feed(&mut d, Kind::NetflowV5, s, &recs);
         all.extend(d.take());
     }
+    all
+}
+
+#[test]
+fn a_long_flood_stays_one_alert_until_it_stops() {
+    let all = long_flood(quick());
     let pps: Vec<(State, String)> = all
         .iter()
         .filter(|a| a.key == "dst/10.0.0.90/pps")
@@ -321,18 +327,7 @@ fn a_long_flood_stays_one_alert_until_it_stops() {
 fn past_max_duration_a_flood_needs_its_baseline_again() {
     let mut c = quick();
     c.flood.max_duration = 100;
-    let mut d = Detector::new(c).unwrap();
-    let mut all = Vec::new();
-    for s in 0..800 {
-        let mut recs: Vec<Record> = (0..5)
-            .map(|i| v5(&format!("10.0.2.{i}"), "10.0.0.90", 80, 20, 0x1b))
-            .collect();
-        if (60..700).contains(&s) {
-            recs.extend((0..50).map(|i| v5(&format!("203.0.113.{i}"), "10.0.0.90", 53, 400, 0)));
-        }
-        feed(&mut d, Kind::NetflowV5, s, &recs);
-        all.extend(d.take());
-    }
+    let all = long_flood(c);
     let first_end = all
         .iter()
         .find(|a| a.key == "dst/10.0.0.90/pps" && a.state == State::End)

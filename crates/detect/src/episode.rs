@@ -58,11 +58,6 @@ impl Episode {
         self.started
     }
 
-    /// The last end (0 if none).
-    pub fn ended(&self) -> u32 {
-        self.ended
-    }
-
     /// The verdict of the bucket at `now` (≥ 1).
     pub fn verdict(&mut self, now: u32, anomalous: bool, p: &Pacing) -> Transition {
         match (self.is_open(), anomalous) {
