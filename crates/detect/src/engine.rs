@@ -161,8 +161,9 @@ impl Host {
 
     /// What the closed second's estimate of `metric` rests on: (enough, unusual). Enough: none of its records
     /// sampled (unsampled records are exact counts), or at least `min` sampled ones (sampled SYN records for
-    /// the SYN rate). Unusual: also five Poisson deviations above the address's usual number of samples — a
-    /// sampled count is noisy, and among thousands of addresses one always has its unlucky second.
+    /// the SYN rate). Unusual: also more samples than the address's usual number reaches by chance once in
+    /// ten billion seconds — a sampled count is noisy, and among thousands of addresses one always has its
+    /// unlucky second.
     fn samples(&self, metric: usize, min: u16) -> (bool, bool) {
         let (n, usual) = match metric {
             3 => (self.closed[2], self.usual_samples[1]),
@@ -174,9 +175,28 @@ impl Host {
     }
 }
 
-/// Sampled records a second that are five Poisson deviations above `usual`.
+/// The chance, per address and second, that sampling noise alone reaches `unusual_samples`: one in ten
+/// billion, so that a network with a hundred thousand busy addresses sees such a second about once in
+/// three days.
+const SAMPLE_NOISE: f64 = 1e-10;
+
+/// The fewest sampled records a second that a Poisson count with mean `usual` reaches with a chance of at
+/// most `SAMPLE_NOISE`. Exact for small means, where a normal approximation (mean + k deviations) is far too
+/// lenient: at a usual 0.6 samples a second, 6 samples happen once in 30 000 seconds, 11 once in 2·10^10.
 fn unusual_samples(usual: f32) -> f32 {
-    usual + 5.0 * usual.sqrt() + 1.0
+    let mean = f64::from(usual.max(0.0));
+    if mean > 100.0 {
+        // the normal tail at Z deviations is 1e-10; Cornish–Fisher adds the Poisson's skew, (Z² − 1) / 6
+        const Z: f64 = 6.36;
+        return (mean + Z * mean.sqrt() + (Z * Z - 1.0) / 6.0 + 1.0).floor() as f32;
+    }
+    let (mut n, mut p_n, mut at_most_n) = (0u32, (-mean).exp(), (-mean).exp());
+    while 1.0 - at_most_n > SAMPLE_NOISE {
+        n += 1;
+        p_n *= mean / f64::from(n);
+        at_most_n += p_n;
+    }
+    (n + 1) as f32
 }
 
 const METRICS: [&str; 4] = ["pps", "mbps", "flows", "syn_pps"];

@@ -400,3 +400,16 @@ fn bytes_per_key() {
         "45 bytes a rate key"
     );
 }
+
+#[test]
+fn sampling_noise_needs_more_samples_the_more_an_address_usually_has() {
+    // P(X ≥ n) for a Poisson mean of 0.6: 9.1e-10 at n = 10, 5.0e-11 at n = 11
+    assert_eq!(unusual_samples(0.6), 11.0);
+    assert_eq!(unusual_samples(0.0), 1.0);
+    // 0.04 a second: 5 samples happen with a chance of 8.5e-10, 6 with 5.7e-12
+    assert_eq!(unusual_samples(0.04), 6.0);
+    // large means: the normal tail, and no jump where the two rules meet
+    let (below, above) = (unusual_samples(99.9), unusual_samples(100.1));
+    assert!((below - above).abs() < 3.0, "{below} {above}");
+    assert!(unusual_samples(10_000.0) > 10_640.0);
+}
