@@ -261,14 +261,14 @@ fn median_deviations(s: &Series) -> Vec<f32> {
     const WINDOW: usize = 300;
     let mut out = vec![0.0; s.values.len()];
     let mut window = Vec::with_capacity(WINDOW);
-    for i in 30..s.values.len() {
+    for (i, deviation) in out.iter_mut().enumerate().skip(30) {
         window.clear();
         window.extend_from_slice(&s.values[i.saturating_sub(WINDOW)..i]);
         let mid = window.len() / 2;
         let median = *window.select_nth_unstable_by(mid, f32::total_cmp).1;
         window.iter_mut().for_each(|v| *v = (*v - median).abs());
         let mad = *window.select_nth_unstable_by(mid, f32::total_cmp).1;
-        out[i] = (s.values[i] - median).abs() / (1.4826 * mad + 1e-9);
+        *deviation = (s.values[i] - median).abs() / (1.4826 * mad + 1e-9);
     }
     out
 }
