@@ -94,7 +94,7 @@ impl fmt::Display for Target {
 }
 
 /// How sinks queue and retry.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Events each sink holds while its target is slow or down.
     pub queue: usize,
@@ -105,6 +105,8 @@ pub struct Options {
     /// Alertmanager forgets a firing alert that is not re-sent (its resolve_timeout, 5 min by default):
     /// open alerts are posted again this often.
     pub keepalive: Duration,
+    /// The bus sink's keys, when the bus runs CURVE (its publisher is a server like capture's).
+    pub curve: bus::curve::Curve,
 }
 
 impl Default for Options {
@@ -114,6 +116,7 @@ impl Default for Options {
             timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(5),
             keepalive: Duration::from_secs(60),
+            curve: bus::curve::Curve::default(),
         }
     }
 }
@@ -332,7 +335,8 @@ fn open(t: &Target, opts: &Options) -> Result<Box<dyn Deliver>, String> {
             })
         }
         Target::Bus(endpoint) => {
-            let publisher = bus::Publisher::bind(endpoint, 10_000).map_err(|e| e.to_string())?;
+            let publisher =
+                bus::Publisher::bind(endpoint, 10_000, &opts.curve).map_err(|e| e.to_string())?;
             Box::new(BusSink { publisher })
         }
     })

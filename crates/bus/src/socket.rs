@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::curve::{AuthStats, Curve, CurveError, Gatekeeper};
+
 /// A bus socket could not be set up or used.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -17,15 +19,36 @@ pub enum BusError {
     Signal(String),
     #[error("a high-water mark of 0 would mean no limit in ZeroMQ: memory without bound, drops never counted")]
     UnboundedHwm,
+    #[error("CURVE: {0}")]
+    Curve(#[from] CurveError),
 }
 
 /// A high-water mark as libzmq takes it. 0 means no limit to libzmq, so every socket refuses it here,
 /// whichever flag or file asked for it.
-fn hwm_option(messages: u32) -> Result<i32, BusError> {
+pub(crate) fn hwm_option(messages: u32) -> Result<i32, BusError> {
     match messages {
         0 => Err(BusError::UnboundedHwm),
         n => Ok(i32::try_from(n).unwrap_or(i32::MAX)),
     }
+}
+
+/// Makes `sockets` CURVE servers and starts their gatekeeper, before they bind; nothing without keys.
+pub(crate) fn server_gate(
+    ctx: &zmq::Context,
+    curve: &Curve,
+    sockets: &[&zmq::Socket],
+) -> Result<Option<Gatekeeper>, BusError> {
+    if !curve.enabled() {
+        return Ok(None);
+    }
+    for s in sockets {
+        curve.server(s)?;
+    }
+    let allowed = curve
+        .allowed_clients
+        .as_deref()
+        .ok_or(CurveError::NoAllowList)?;
+    Ok(Some(Gatekeeper::start(ctx, allowed, sockets)?))
 }
 
 /// Outcome of one publish.
@@ -61,24 +84,59 @@ fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result<(),
     })))
 }
 
+// libzmq has it (since 4.2); zmq-sys declares it but does not export it.
+#[allow(unsafe_code)]
+extern "C" {
+    fn zmq_curve_public(
+        z85_public_key: *mut std::ffi::c_char,
+        z85_secret_key: *const std::ffi::c_char,
+    ) -> std::ffi::c_int;
+}
+
+/// The public key (Z85) of a secret key (Z85), by libzmq's `zmq_curve_public`, which the zmq crate does not
+/// wrap.
+#[allow(unsafe_code)]
+pub(crate) fn curve_public(secret_z85: &str) -> Result<String, zmq::Error> {
+    let secret = std::ffi::CString::new(secret_z85).map_err(|_| zmq::Error::EINVAL)?;
+    let mut public = [0u8; 41];
+    // SAFETY: libzmq writes 40 characters and a NUL into `public` (41 bytes) and reads the NUL-terminated
+    // secret key, as zmq_curve_public(3) says.
+    let rc = unsafe { zmq_curve_public(public.as_mut_ptr().cast(), secret.as_ptr()) };
+    if rc != 0 {
+        // SAFETY: zmq_errno only reads the calling thread's errno.
+        return Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }));
+    }
+    Ok(String::from_utf8_lossy(&public[..40]).into_owned())
+}
+
+/// An XPUB socket as every publisher (capture, the proxy's backend) sets it up: sends past the high-water
+/// mark fail at once (`ZMQ_XPUB_NODROP`) so the sender counts them, and every subscribe request reaches the
+/// sender, duplicates included (`ZMQ_XPUB_VERBOSE`), so that it can count its subscribers.
+pub(crate) fn xpub(ctx: &zmq::Context, hwm: u32) -> Result<zmq::Socket, BusError> {
+    let mut sock = ctx.socket(zmq::XPUB)?;
+    sock.set_sndhwm(hwm_option(hwm)?)?;
+    set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
+    set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_VERBOSE, 1)?;
+    sock.set_linger(LINGER_MS)?;
+    sock.set_sndbuf(4 << 20)?;
+    Ok(sock)
+}
+
 pub struct Publisher {
     sock: zmq::Socket,
+    /// With CURVE: the ZAP handler of the bound socket (dropped before the context, which waits for it).
+    gate: Option<Gatekeeper>,
     _ctx: zmq::Context,
     subscriptions: usize,
 }
 
 impl Publisher {
-    /// Binds an XPUB socket on `endpoint` (tcp:// or ipc://) with `hwm` messages per subscriber.
-    pub fn bind(endpoint: &str, hwm: u32) -> Result<Self, BusError> {
+    /// Binds an XPUB socket on `endpoint` (tcp:// or ipc://) with `hwm` messages per subscriber; a CURVE
+    /// server when `curve` has keys.
+    pub fn bind(endpoint: &str, hwm: u32, curve: &Curve) -> Result<Self, BusError> {
         let ctx = zmq::Context::new();
-        let mut sock = ctx.socket(zmq::XPUB)?;
-        sock.set_sndhwm(hwm_option(hwm)?)?;
-        // Sends past the HWM fail with EAGAIN instead of vanishing, so the publisher can count them.
-        set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
-        // Every subscribe request reaches us, duplicates included: `wait_subscribers` counts them all.
-        set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_VERBOSE, 1)?;
-        sock.set_linger(LINGER_MS)?;
-        sock.set_sndbuf(4 << 20)?;
+        let sock = xpub(&ctx, hwm)?;
+        let gate = server_gate(&ctx, curve, &[&sock])?;
         sock.bind(endpoint).map_err(|source| BusError::Endpoint {
             op: "bind",
             endpoint: endpoint.to_owned(),
@@ -86,9 +144,36 @@ impl Publisher {
         })?;
         Ok(Self {
             sock,
+            gate,
             _ctx: ctx,
             subscriptions: 0,
         })
+    }
+
+    /// Connects an XPUB socket to every endpoint (proxies' frontends), with `hwm` messages per proxy; a
+    /// CURVE client when `curve` has keys.
+    pub fn connect(endpoints: &[String], hwm: u32, curve: &Curve) -> Result<Self, BusError> {
+        let ctx = zmq::Context::new();
+        let sock = xpub(&ctx, hwm)?;
+        curve.client(&sock)?;
+        for ep in endpoints {
+            sock.connect(ep).map_err(|source| BusError::Endpoint {
+                op: "connect",
+                endpoint: ep.clone(),
+                source,
+            })?;
+        }
+        Ok(Self {
+            sock,
+            gate: None,
+            _ctx: ctx,
+            subscriptions: 0,
+        })
+    }
+
+    /// What the CURVE gatekeeper counted (a bound publisher with keys).
+    pub fn auth_stats(&self) -> Option<AuthStats> {
+        self.gate.as_ref().map(Gatekeeper::stats)
     }
 
     /// Publishes one message (topic frame, body frame). Never blocks.
@@ -144,10 +229,17 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// Connects a SUB socket to every endpoint and subscribes to every prefix (empty list: everything).
-    pub fn connect(endpoints: &[String], prefixes: &[String], hwm: u32) -> Result<Self, BusError> {
+    /// Connects a SUB socket to every endpoint and subscribes to every prefix (empty list: everything); a
+    /// CURVE client when `curve` has keys.
+    pub fn connect(
+        endpoints: &[String],
+        prefixes: &[String],
+        hwm: u32,
+        curve: &Curve,
+    ) -> Result<Self, BusError> {
         let ctx = zmq::Context::new();
         let sock = ctx.socket(zmq::SUB)?;
+        curve.client(&sock)?;
         sock.set_rcvhwm(hwm_option(hwm)?)?;
         sock.set_rcvbuf(4 << 20)?;
         sock.set_linger(0)?;
@@ -237,8 +329,14 @@ mod tests {
     #[test]
     fn publish_subscribe_over_ipc() {
         let ep = format!("ipc:///tmp/sekiwake-bus-test-{}.sock", std::process::id());
-        let mut p = Publisher::bind(&ep, 1000).unwrap();
-        let s = Subscriber::connect(std::slice::from_ref(&ep), &["syslog/".into()], 1000).unwrap();
+        let mut p = Publisher::bind(&ep, 1000, &Curve::default()).unwrap();
+        let s = Subscriber::connect(
+            std::slice::from_ref(&ep),
+            &["syslog/".into()],
+            1000,
+            &Curve::default(),
+        )
+        .unwrap();
         assert_eq!(p.wait_subscribers(1, Duration::from_secs(5)), 1);
         p.publish(b"sflow/b01/1.2.3.4/", b"no").unwrap();
         p.publish(b"syslog/b01/1.2.3.4/", b"yes").unwrap();
@@ -255,18 +353,18 @@ mod tests {
     fn a_high_water_mark_of_zero_is_refused() {
         let ep = format!("ipc:///tmp/sekiwake-bus-hwm0-{}.sock", std::process::id());
         assert!(matches!(
-            Publisher::bind(&ep, 0),
+            Publisher::bind(&ep, 0, &Curve::default()),
             Err(BusError::UnboundedHwm)
         ));
-        let sub = Subscriber::connect(std::slice::from_ref(&ep), &[], 0);
+        let sub = Subscriber::connect(std::slice::from_ref(&ep), &[], 0, &Curve::default());
         assert!(matches!(sub, Err(BusError::UnboundedHwm)));
     }
 
     #[test]
     fn full_queue_drops_instead_of_blocking() {
         let ep = format!("ipc:///tmp/sekiwake-bus-hwm-{}.sock", std::process::id());
-        let mut p = Publisher::bind(&ep, 1).unwrap();
-        let _s = Subscriber::connect(std::slice::from_ref(&ep), &[], 1).unwrap();
+        let mut p = Publisher::bind(&ep, 1, &Curve::default()).unwrap();
+        let _s = Subscriber::connect(std::slice::from_ref(&ep), &[], 1, &Curve::default()).unwrap();
         assert_eq!(p.wait_subscribers(1, Duration::from_secs(5)), 1);
         let body = vec![0u8; 64 * 1024];
         let full = (0..10_000)

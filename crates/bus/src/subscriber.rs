@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use envelope::{Envelope, KindSelector};
+use envelope::{Envelope, KindSelector, Shard};
 use runtime::{Reporter, Stop, Summary};
 use serde::Serialize;
 
+use crate::curve::Curve;
 use crate::sequence::Gaps;
 use crate::socket::{BusError, Received, Recv, Subscriber};
 
@@ -32,6 +33,10 @@ pub struct Options {
     pub endpoints: Vec<String>,
     /// The kinds taken (none: everything).
     pub kinds: Vec<KindSelector>,
+    /// The buckets taken: shard I of N takes those with `bucket mod N == I`.
+    pub shard: Shard,
+    /// Keys, when the bus runs CURVE.
+    pub curve: Curve,
     /// High-water mark of the receive queue, in messages.
     pub hwm: u32,
     /// At stop, how long to keep handling what the bus already handed to this process.
@@ -53,6 +58,8 @@ pub struct BusStats {
     pub publishers: usize,
     /// Alert events (topic `alert/...`, a JSON body) handed to [`Handler::alert`].
     pub alerts: u64,
+    /// The shard of the bus this subscriber takes (`0/1`: all of it).
+    pub shard: Shard,
 }
 
 /// The topic prefix of alert events.
@@ -133,14 +140,21 @@ pub trait Handler {
 /// The subscription as a reload may change it.
 pub struct Subscription<'a> {
     socket: &'a Subscriber,
+    shard: Shard,
     prefixes: &'a mut Vec<String>,
     gaps: &'a mut Gaps,
 }
 
 impl Subscription<'_> {
-    /// Takes `kinds` from now on. New topics are added before old ones go, so nothing both cover is missed.
+    /// The shard taken; it stays for the life of the subscriber.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// Takes `kinds` from now on (on the same shard). New topics are added before old ones go, so nothing
+    /// both cover is missed.
     pub fn change(&mut self, kinds: &[KindSelector]) -> Result<(), BusError> {
-        let new = envelope::prefixes(kinds.iter().copied());
+        let new = envelope::shard_prefixes(kinds, self.shard);
         self.socket.resubscribe(self.prefixes, &new)?;
         if new != *self.prefixes {
             // Streams that were not subscribed a moment ago would look like gaps.
@@ -162,12 +176,15 @@ struct Subscribed {
 
 impl Subscribed {
     fn connect(opts: &Options) -> Result<Self, BusError> {
-        let prefixes = envelope::prefixes(opts.kinds.iter().copied());
+        let prefixes = envelope::shard_prefixes(&opts.kinds, opts.shard);
         Ok(Self {
-            socket: Subscriber::connect(&opts.endpoints, &prefixes, opts.hwm)?,
+            socket: Subscriber::connect(&opts.endpoints, &prefixes, opts.hwm, &opts.curve)?,
             prefixes,
             gaps: Gaps::default(),
-            stats: BusStats::default(),
+            stats: BusStats {
+                shard: opts.shard,
+                ..BusStats::default()
+            },
             batch: Vec::with_capacity(BATCH),
         })
     }
@@ -254,6 +271,7 @@ impl Subscribed {
     fn reload<H: Handler>(&mut self, handler: &mut H) {
         let mut sub = Subscription {
             socket: &self.socket,
+            shard: self.stats.shard,
             prefixes: &mut self.prefixes,
             gaps: &mut self.gaps,
         };
@@ -264,6 +282,31 @@ impl Subscribed {
                 handler.role()
             ),
         }
+    }
+}
+
+/// What a subscription takes, for the log: the prefixes, or for a shard (which has one prefix per kind and
+/// bucket) the kinds and buckets.
+fn subscription_text(opts: &Options, prefixes: &[String]) -> String {
+    let kinds = match opts.kinds.is_empty() {
+        true => "every kind".to_owned(),
+        false => opts
+            .kinds
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    match (opts.shard.is_whole(), prefixes.is_empty()) {
+        (true, true) => kinds,
+        (true, false) => prefixes.join(" "),
+        (false, _) => format!(
+            "{kinds}, shard {}: the {} buckets b mod {} = {}",
+            opts.shard,
+            opts.shard.buckets().count(),
+            opts.shard.count(),
+            opts.shard.index()
+        ),
     }
 }
 
@@ -280,10 +323,7 @@ pub fn run<H: Handler>(
         "{}: subscribed to {} ({})",
         handler.role(),
         opts.endpoints.join(", "),
-        match s.prefixes.is_empty() {
-            true => "every kind".to_owned(),
-            false => s.prefixes.join(" "),
-        }
+        subscription_text(opts, &s.prefixes)
     );
     let hup = Arc::new(AtomicBool::new(false));
     if opts.reload_on_sighup {
@@ -394,7 +434,7 @@ mod tests {
     #[test]
     fn counts_gaps_and_bad_envelopes_and_hands_over_the_rest() {
         let ep = format!("ipc:///tmp/sekiwake-skeleton-{}.sock", std::process::id());
-        let mut p = Publisher::bind(&ep, 1000).unwrap();
+        let mut p = Publisher::bind(&ep, 1000, &Curve::default()).unwrap();
         let (flag, seen) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
@@ -402,6 +442,8 @@ mod tests {
         let opts = Options {
             endpoints: vec![ep.clone()],
             kinds: vec![KindSelector::One(Kind::Syslog)],
+            shard: Shard::default(),
+            curve: Curve::default(),
             hwm: 1000,
             drain: Duration::ZERO,
             reload_on_sighup: false,
@@ -439,6 +481,7 @@ mod tests {
             bus_gaps: 1,
             publishers: 2,
             alerts: 0,
+            shard: Shard::default(),
         };
         assert_eq!(r.bus, want, "the sflow topic is not subscribed");
         assert_eq!(r.counters.handled, 4);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use wire::classify::Classifier;
 use wire::kind::Family;
 
-pub use envelope::KindSelector;
+pub use envelope::{KindSelector, Shard};
 pub use runtime::StatsConfig;
 
 mod error;
@@ -40,9 +40,19 @@ pub struct Config {
     pub stats: StatsConfig,
     #[serde(default)]
     pub decode: DecodeConfig,
+    #[serde(default)]
+    pub run: RunConfig,
     /// The text the configuration was read from, for the sections roles read themselves.
     #[serde(skip)]
     source: Option<sections::Source>,
+}
+
+/// How a process runs: after opening its privileged sockets, capture and forward become `user`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// The unprivileged user to become (its uid, primary gid, no other group).
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,21 +203,37 @@ impl CaptureConfig {
 pub struct BusConfig {
     /// Where capture publishes.
     pub publish: Endpoint,
+    /// Where capture connects to publish instead (proxies' frontends).
+    pub connect: Vec<Endpoint>,
     /// Where subscribers (forward, tap) connect.
     pub subscribe: Vec<Endpoint>,
     /// High-water mark, in messages per subscriber: past it, capture drops and counts.
     pub hwm: u32,
     /// Publisher id in every envelope (default: random per process).
     pub publisher_id: Option<u64>,
+    /// The part of the bus a subscriber takes, `"I/N"`: the buckets with `bucket mod N == I`.
+    pub shard: Shard,
+    /// CURVE: this process's secret key (`sekiwake keygen`); setting it turns CURVE on for every bus socket.
+    pub curve_secret_key_file: Option<String>,
+    /// CURVE: the public key of the server(s) this process connects to (a capture or a proxy).
+    pub curve_server_public_key_file: Option<String>,
+    /// CURVE: the client keys this process's bound sockets let in: a file (one key a line) or a directory
+    /// of `.pub` files; read again on SIGHUP.
+    pub curve_allowed_clients: Option<String>,
 }
 
 impl Default for BusConfig {
     fn default() -> Self {
         Self {
             publish: Endpoint(DEFAULT_PUBLISH.into()),
+            connect: Vec::new(),
             subscribe: Vec::new(),
             hwm: 100_000,
             publisher_id: None,
+            shard: Shard::default(),
+            curve_secret_key_file: None,
+            curve_server_public_key_file: None,
+            curve_allowed_clients: None,
         }
     }
 }

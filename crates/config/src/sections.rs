@@ -10,7 +10,7 @@ use serde::Deserializer;
 use crate::error::{line_of, toml_error, ConfigError};
 
 /// The sections [`Config`] reads itself.
-const SHARED: [&str; 5] = ["capture", "bus", "forward", "stats", "decode"];
+const SHARED: [&str; 6] = ["capture", "bus", "forward", "stats", "decode", "run"];
 
 /// Where a configuration came from.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 
 mod header;
 mod selector;
+mod shard;
 mod topic;
 
 pub use header::{
@@ -11,5 +12,6 @@ pub use header::{
     MAGIC, VERSION,
 };
 pub use selector::{prefixes, KindSelector};
+pub use shard::{shard_prefixes, Shard};
 pub use topic::{bucket, exporter_bucket, write_topic, BUCKETS};
 pub use wire::classify::{FLAG_INFORM, FLAG_MISMATCHED};

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use clap::Args;
-use config::{CaptureConfig, Config, Endpoint, FamilyName, Port, SnmpUser};
+use config::{CaptureConfig, Config, Endpoint, FamilyName, Port, Shard, SnmpUser};
 
 #[derive(Args, Debug, Default)]
 pub struct StatsArgs {
@@ -31,6 +31,9 @@ pub struct SubscribeArgs {
     /// High-water mark of the receive queue, in messages (default: bus.hwm).
     #[arg(long)]
     pub hwm: Option<u32>,
+    /// Take only shard I of N of the bus (default: bus.shard, else all of it).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 impl SubscribeArgs {
@@ -43,6 +46,9 @@ impl SubscribeArgs {
         }
         if let Some(h) = self.hwm {
             cfg.bus.hwm = h;
+        }
+        if let Some(s) = self.shard {
+            cfg.bus.shard = s;
         }
     }
 }
@@ -118,4 +124,44 @@ pub fn port_help() -> String {
 /// Help for a kind selector flag, with the kinds named from their one list.
 pub fn kinds_help(what: &str) -> String {
     format!("{what}: {}", config::KindSelector::names())
+}
+
+/// The CURVE keys `bus.curve_*` name, read and checked; errors name the configuration file, the key's line
+/// and the key, then what is wrong with the key file.
+pub fn curve(cfg: &Config) -> Result<bus::curve::Curve, config::ConfigError> {
+    use bus::curve::{read_allowed, read_key, Curve};
+    let b = &cfg.bus;
+    let fail = |key: &str, e: &dyn std::fmt::Display| {
+        cfg.error_at(&format!("bus.{key}"), key, e.to_string())
+    };
+    fn path(p: &Option<String>) -> Option<&std::path::Path> {
+        p.as_deref().map(std::path::Path::new)
+    }
+    let keys = match path(&b.curve_secret_key_file) {
+        Some(p) => {
+            let secret = read_key(p).map_err(|e| fail("curve_secret_key_file", &e))?;
+            let public =
+                bus::curve::public_of(&secret).map_err(|e| fail("curve_secret_key_file", &e))?;
+            Some((public, secret))
+        }
+        None => None,
+    };
+    let server_public = path(&b.curve_server_public_key_file)
+        .map(read_key)
+        .transpose()
+        .map_err(|e| fail("curve_server_public_key_file", &e))?;
+    if let Some(p) = path(&b.curve_allowed_clients) {
+        read_allowed(p).map_err(|e| fail("curve_allowed_clients", &e))?;
+    }
+    if keys.is_none() && (server_public.is_some() || b.curve_allowed_clients.is_some()) {
+        return Err(fail(
+            "curve_secret_key_file",
+            &"CURVE needs this process's own secret key too (sekiwake keygen)",
+        ));
+    }
+    Ok(Curve {
+        keys,
+        server_public,
+        allowed_clients: path(&b.curve_allowed_clients).map(std::path::Path::to_path_buf),
+    })
 }

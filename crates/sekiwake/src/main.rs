@@ -6,6 +6,7 @@
 mod cli;
 mod context;
 mod frames;
+mod privileges;
 mod role;
 
 use std::path::PathBuf;

@@ -98,11 +98,12 @@ class Sekiwake:
         return self.dir / f"{unique_name(role + '-')}.stats.json"
 
     def capture(self, *extra, ifaces=("lo",), ports=None, publish=None, pcap=None, hwm=None,
-                wait_subscribers=None, stats=True, netns=None, wait_ready=True, config=None):
+                wait_subscribers=None, stats=True, netns=None, wait_ready=True, config=None, connect=None):
         """Start `sekiwake capture`.  ports: {"syslog": P, ...} -> --port KIND=P.  Waits until the bus port
         listens and, for live capture, until the process holds its packet socket.  A capture told to
         --wait-subscribers may open its interfaces only once they are there: when the subscribers start after
-        it, pass wait_ready=False and call proc.wait_ready_capturing() after starting them."""
+        it, pass wait_ready=False and call proc.wait_ready_capturing() after starting them.  connect: publish by
+        connecting to this endpoint (a proxy's frontend) instead of binding."""
         publish = publish or f"tcp://127.0.0.1:{free_port('tcp')}"
         stats_path = self._stats_path("capture") if stats else None
         argv = []
@@ -116,7 +117,7 @@ class Sekiwake:
         for kind, port in (ports or {}).items():
             for p in (port if isinstance(port, (list, tuple)) else [port]):
                 argv += ["--port", f"{kind}={p}"]
-        argv += ["--publish", publish]
+        argv += ["--connect", connect] if connect else ["--publish", publish]
         if hwm is not None:
             argv += ["--hwm", hwm]
         if wait_subscribers is not None:
@@ -128,7 +129,7 @@ class Sekiwake:
         p.interfaces = 0 if pcap else len(ifaces)
         self.procs.append(p)
         p.start()
-        port = int(publish.rsplit(":", 1)[1]) if publish.startswith("tcp://") else None
+        port = int(publish.rsplit(":", 1)[1]) if publish.startswith("tcp://") and not connect else None
         if port:
             p.wait_ready(lambda: tcp_listening(port, f"/proc/{p.pid}"), what="publishing")
         if wait_ready and not pcap:
@@ -175,6 +176,20 @@ class Sekiwake:
         for a in alerts:
             argv += ["--alerts", a]
         return self._subscriber("detect", argv + list(extra), stats_path, None)
+
+    def proxy(self, frontend, backend, *extra, netns=None):
+        """Start `sekiwake proxy --frontend FRONTEND --backend BACKEND` (tcp:// endpoints it binds) with a stats
+        file; waits until both ports listen."""
+        stats_path = self._stats_path("proxy")
+        argv = ["--frontend", frontend, "--backend", backend, *extra,
+                "--stats", stats_path, "--stats-interval", "1"]
+        p = SekiwakeProc("proxy", argv, self.dir, stats_path, backend, netns)
+        self.procs.append(p)
+        p.start()
+        for ep in (frontend, backend):
+            port = int(ep.rsplit(":", 1)[1])
+            p.wait_ready(lambda: tcp_listening(port, f"/proc/{p.pid}"), what=f"listening on {ep}")
+        return p
 
     def _subscriber(self, role, argv, stats_path, netns):
         """Start a subscribing role; with a stats file, wait for its first write (a subscriber has no other

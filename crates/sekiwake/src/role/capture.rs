@@ -47,6 +47,13 @@ pub struct Args {
     /// Bus endpoint to publish on (tcp://HOST:PORT or ipc://PATH).
     #[arg(long)]
     pub publish: Option<Endpoint>,
+    /// Publish by connecting to this endpoint (a proxy's frontend; repeatable) instead of binding --publish.
+    #[arg(long)]
+    pub connect: Vec<Endpoint>,
+    /// Once the packet sockets, listeners and the bus are open, become this user (default: run.user),
+    /// keeping no capability.
+    #[arg(long)]
+    pub user: Option<String>,
     /// libpcap kernel buffer per interface, MiB.
     #[arg(long)]
     pub buffer_mib: Option<u32>,
@@ -99,6 +106,12 @@ impl Args {
         apply_ports(&self.ports, c);
         if let Some(e) = &self.publish {
             cfg.bus.publish = e.clone();
+        }
+        if !self.connect.is_empty() {
+            cfg.bus.connect = self.connect.clone();
+        }
+        if let Some(u) = &self.user {
+            cfg.run.user = Some(u.clone());
         }
         if let Some(b) = self.buffer_mib {
             cfg.capture.buffer_mib = b;
@@ -183,6 +196,9 @@ pub struct CaptureReport {
     pub snmp_engine_refused: BTreeMap<&'static str, u64>,
     /// Reports sent back (of `snmp_engine_refused`).
     pub snmp_engine_reports: u64,
+    /// With CURVE (a bound publisher): peers let in and refused.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<bus::curve::AuthStats>,
 }
 
 /// What the publishing side counted.
@@ -240,6 +256,7 @@ impl CaptureReport {
             informs_not_acknowledged: informs.not_acknowledged,
             snmp_engine_refused: informs.engine_refused.clone(),
             snmp_engine_reports: informs.engine_reports,
+            auth: None,
         }
     }
 }
@@ -642,6 +659,20 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Binds `bus.publish`, or connects to every `bus.connect` endpoint (proxies); also says which, for the log.
+fn open_publisher(cfg: &Config) -> Result<(Publisher, String)> {
+    let (bus, curve) = (&cfg.bus, crate::cli::curve(cfg)?);
+    if bus.connect.is_empty() {
+        let p = Publisher::bind(&bus.publish.0, bus.hwm, &curve)
+            .with_context(|| format!("publish on {}", bus.publish.0))?;
+        return Ok((p, format!("on {}", bus.publish.0)));
+    }
+    let endpoints: Vec<String> = bus.connect.iter().map(|e| e.0.clone()).collect();
+    let p = Publisher::connect(&endpoints, bus.hwm, &curve)
+        .with_context(|| format!("publish to {}", endpoints.join(", ")))?;
+    Ok((p, format!("to {}", endpoints.join(", "))))
+}
+
 pub fn run(
     cfg: &Config,
     opts: &RunOptions,
@@ -651,8 +682,11 @@ pub fn run(
     let classifier = cfg.capture.classifier();
     let guard = LoopGuard::for_this_host(cfg.capture.ignore_source_ports.clone());
     let mut sources = open_sources(&cfg.capture, &classifier, &guard)?;
-    let publisher = Publisher::bind(&cfg.bus.publish.0, cfg.bus.hwm)
-        .with_context(|| format!("publish on {}", cfg.bus.publish.0))?;
+    let (publisher, publishing) = open_publisher(cfg)?;
+    let informs_engine = snmp_engine(&cfg.capture)?;
+    if let Some(user) = &cfg.run.user {
+        crate::privileges::drop_to(user, &[])?;
+    }
     let mut p = Publishing {
         publisher,
         id: cfg.bus.publisher_id.unwrap_or_else(random_id),
@@ -662,8 +696,7 @@ pub fn run(
         counters: BusCounters::default(),
     };
     tracing::info!(
-        "capture: publishing on {} as publisher {:016x}; filter: {}",
-        cfg.bus.publish.0,
+        "capture: publishing {publishing} as publisher {:016x}; filter: {}",
         p.id,
         filter::build(&classifier, &guard)
     );
@@ -677,7 +710,7 @@ pub fn run(
         r.store(true, Ordering::Relaxed);
     }
     let mut refusals = RefusalLog::new(classifier.relays_mismatched());
-    let mut informs = InformDesk::new(snmp_engine(&cfg.capture)?);
+    let mut informs = InformDesk::new(informs_engine);
     let mut parser = frames::parser(&cfg.capture, classifier, guard);
     let mut reporter = Reporter::new(&cfg.stats, shared);
     let is_file = cfg.capture.pcap.is_some();
@@ -718,26 +751,30 @@ pub fn run(
         if reporter.due() {
             parser.expire(if is_file { last_ts } else { capture::now_ns() });
             p.publisher.poll_subscriptions();
-            reporter.report(
-                "capture",
-                &CaptureReport::new(
+            let report = CaptureReport {
+                auth: p.publisher.auth_stats(),
+                ..CaptureReport::new(
                     &parser.stats(),
                     &p.counters,
                     &sources.pcap_stats(),
                     &informs.counters,
-                ),
-            );
+                )
+            };
+            reporter.report("capture", &report);
         }
         if status == Status::Ended || stop.requested() {
             break;
         }
     }
-    let report = CaptureReport::new(
-        &parser.stats(),
-        &p.counters,
-        &sources.pcap_stats(),
-        &informs.counters,
-    );
+    let report = CaptureReport {
+        auth: p.publisher.auth_stats(),
+        ..CaptureReport::new(
+            &parser.stats(),
+            &p.counters,
+            &sources.pcap_stats(),
+            &informs.counters,
+        )
+    };
     reporter.finish("capture", &report);
     match failure {
         Some(e) => Err(e.into()),

@@ -22,6 +22,7 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     let cfg = ctx.load_checked(&args.file)?;
     if !args.no_files {
         cfg.check_files(&args.file)?;
+        crate::cli::curve(&cfg)?;
     }
     println!("{}: ok", args.file.display());
     Ok(ExitCode::SUCCESS)

@@ -97,6 +97,7 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     let targets = args.targets(&d)?;
     let sink_opts = alerts::Options {
         queue: d.alert_queue,
+        curve: crate::cli::curve(&cfg)?,
         ..alerts::Options::default()
     };
     let detector = Detector::new(d).map_err(anyhow::Error::msg)?;
@@ -113,6 +114,8 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     let opts = subscriber::Options {
         endpoints: cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect(),
         kinds: args.kind.clone(),
+        shard: cfg.bus.shard,
+        curve: crate::cli::curve(&cfg)?,
         hwm: cfg.bus.hwm,
         drain: DRAIN,
         reload_on_sighup: false,

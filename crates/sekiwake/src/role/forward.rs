@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use bus::subscriber::{self, Delivered, Handler, Report, Subscription};
-use config::{parse_to, Config, Destination, Endpoint};
+use config::{parse_to, Config, Destination, Endpoint, Shard};
 use forward::{ForwardReport, Forwarder};
 use runtime::{Reporter, Stop};
 
@@ -24,6 +24,13 @@ pub struct Args {
     /// Source port of forwarded datagrams (the loop guard capture ignores); 0 for any.
     #[arg(long)]
     pub source_port: Option<u16>,
+    /// Take only shard I of N of the bus (default: bus.shard, else all of it).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Once the destinations' sockets are open, become this user (default: run.user), keeping CAP_NET_RAW
+    /// only when a destination spoofs.
+    #[arg(long)]
+    pub user: Option<String>,
 
     #[command(flatten)]
     pub stats: StatsArgs,
@@ -41,6 +48,12 @@ impl Args {
         }
         if let Some(p) = self.source_port {
             cfg.forward.source_port = p;
+        }
+        if let Some(s) = self.shard {
+            cfg.bus.shard = s;
+        }
+        if let Some(u) = &self.user {
+            cfg.run.user = Some(u.clone());
         }
 
         self.stats.apply(cfg);
@@ -108,7 +121,16 @@ impl Handler for Forwarding<'_> {
         let Some(read) = self.reload else {
             return Ok("nothing to reload".into());
         };
-        let prepared = self.forwarder.prepare(&read()?.forward)?;
+        let cfg = read()?;
+        if cfg.bus.shard != sub.shard() {
+            bail!(
+                "bus.shard is {}, the running forwarder takes {}: a shard changes only with a restart \
+                 (its exporters' streams would move mid-way)",
+                cfg.bus.shard,
+                sub.shard()
+            );
+        }
+        let prepared = self.forwarder.prepare(&cfg.forward)?;
         sub.change(prepared.kinds())?;
         let n = prepared.destinations();
         self.forwarder.commit(prepared);
@@ -134,6 +156,18 @@ pub fn run(
         bail!("nothing to subscribe to: give --subscribe ENDPOINT (or bus.subscribe)");
     }
     let forwarder = Forwarder::open(&cfg.forward)?;
+    if let Some(user) = &cfg.run.user {
+        let spoofs = cfg
+            .forward
+            .destination
+            .iter()
+            .any(|d| matches!(d.url.scheme, config::Scheme::Spoof { .. }));
+        let keep: &[caps::Capability] = match spoofs {
+            true => &[caps::Capability::CAP_NET_RAW],
+            false => &[],
+        };
+        crate::privileges::drop_to(user, keep)?;
+    }
     tracing::info!(
         "forward: {} destination(s), {} group(s), {} rule(s)",
         forwarder.destinations(),
@@ -143,6 +177,8 @@ pub fn run(
     let opts = subscriber::Options {
         endpoints: cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect(),
         kinds: forward::kinds(&cfg.forward),
+        shard: cfg.bus.shard,
+        curve: crate::cli::curve(cfg)?,
         hwm: cfg.bus.hwm,
         drain: DRAIN,
         reload_on_sighup: reload.is_some(),

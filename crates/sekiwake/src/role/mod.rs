@@ -10,6 +10,8 @@ pub mod decode;
 pub mod demo;
 pub mod detect;
 pub mod forward;
+pub mod keygen;
+pub mod proxy;
 pub mod send;
 pub mod sink;
 pub mod tap;
@@ -60,6 +62,9 @@ roles! {
     Detect => detect,
     /// Print one JSON line per envelope on the bus (or, with --decode, per decoded record).
     Tap => tap,
+    /// Pass the bus on between any number of publishers (captures) and subscribers, counting what a full
+    /// subscriber queue makes it drop.
+    Proxy => proxy,
     /// Decode the datagrams of a pcap file into records: one JSON line each (docs/records.md).
     Decode => decode,
     /// Generate test traffic of any kind.
@@ -68,6 +73,8 @@ roles! {
     Sink => sink,
     /// All-in-one demo on loopback: sender -> capture on lo -> bus -> forward -> receiver (needs root).
     Demo => demo,
+    /// Write a CURVE key pair for the bus: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+    Keygen => keygen,
     /// Validate a configuration file and exit. Also reads the TLS files it names (CA, certificate, key).
     CheckConfig => check_config,
 }

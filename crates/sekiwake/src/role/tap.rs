@@ -123,6 +123,8 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     let opts = subscriber::Options {
         endpoints: cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect(),
         kinds: args.kind.clone(),
+        shard: cfg.bus.shard,
+        curve: crate::cli::curve(&cfg)?,
         hwm: cfg.bus.hwm,
         drain: std::time::Duration::ZERO,
         reload_on_sighup: false,
