@@ -923,17 +923,19 @@ impl Detector {
         h.over_floor = (h.over_floor & !bit) | if over { bit } else { 0 };
         let young = c.learned < YOUNG;
         // One second over is not a flood unless far over: big flows make single-second spikes. Without
-        // history, it must also be far above what little was learnt.
+        // history, it must also be far above what little was learnt. A source never alerts on one second,
+        // however far over: that is one host's burst (one big flow), where a flood's onset is worth a page.
+        let once_is_enough = at.side == Side::Dst;
         let far = unusual
             && match young {
                 true => {
-                    (was_over || c.value >= STRONG * floor)
+                    (was_over || once_is_enough && c.value >= STRONG * floor)
                         && (c.learned < 3 || c.value >= fl.factor * usual)
                 }
                 false => {
                     c.score.anomalous
                         && c.value >= fl.factor * usual
-                        && (was_over || c.value >= STRONG * fl.factor * usual)
+                        && (was_over || once_is_enough && c.value >= STRONG * fl.factor * usual)
                 }
             };
         let enabled = match at.side {

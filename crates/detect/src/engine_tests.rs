@@ -413,3 +413,28 @@ fn sampling_noise_needs_more_samples_the_more_an_address_usually_has() {
     assert!((below - above).abs() < 3.0, "{below} {above}");
     assert!(unusual_samples(10_000.0) > 10_640.0);
 }
+
+/// A source that usually sends 40 pps: one second of one 5 000-packet flow is a burst, not an alert; two
+/// seconds in a row are.
+#[test]
+fn a_source_alerts_on_two_seconds_in_a_row_not_on_one_burst() {
+    let mut d = Detector::new(quick()).unwrap();
+    let mut all = Vec::new();
+    let src = "10.1.16.41";
+    for s in 0..300 {
+        let mut recs: Vec<Record> = (0..4)
+            .map(|i| v5(src, &format!("203.0.113.{i}"), 443, 10, 0x1b))
+            .collect();
+        if [200, 250, 251].contains(&s) {
+            recs.push(v5(src, "203.0.113.200", 443, 5000, 0x18));
+        }
+        feed(&mut d, Kind::NetflowV5, s, &recs);
+        all.extend(d.take());
+    }
+    let starts: Vec<&Alert> = all
+        .iter()
+        .filter(|a| a.key == format!("src/{src}/pps") && a.state == State::Start)
+        .collect();
+    assert_eq!(starts.len(), 1, "{all:?}");
+    assert!(starts[0].started >= stamp_of(250), "{:?}", starts[0]);
+}
