@@ -61,10 +61,13 @@ def test_keygen_writes_a_private_secret_key_and_refuses_to_overwrite(sekiwake, t
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(pub).st_mode) == 0o644
     assert len(public_key(pub)) == 40
+    first = public_key(pub)
     again = sekiwake.run("keygen", "--out", tmp_path / "node")
     assert again.returncode != 0 and "--force" in again.stderr
+    assert public_key(pub) == first, "a refused keygen leaves the files as they were"
     assert sekiwake.run("keygen", "--out", tmp_path / "node", "--force").returncode == 0
-    assert public_key(pub) != "", "replaced"
+    assert public_key(pub) != first, "--force writes a new pair"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
 
 
 def test_capture_lets_in_only_allowed_keys_and_rereads_the_list_on_sighup(sekiwake, tmp_path):

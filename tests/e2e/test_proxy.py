@@ -4,15 +4,16 @@
    backend: the taps' subscriptions cross the proxy (each capture's --wait-subscribers sees them), both taps
    print every datagram of both captures, byte for byte, with no gap, and the proxy's counters add up.
 2. A tap frozen (SIGSTOP) behind a proxy with --hwm 10 during a burst: the proxy never blocks, counts what
-   it could not hand over as dropped_full, and the tap finds exactly that many sequence numbers missing.
+   it could not hand over as dropped_full, and the tap finds exactly that many sequence numbers missing
+   (plus any the capture counted as hwm_dropped).
 3. The other way round: a capture that binds, a proxy that connects to it (--frontend-connect).
 """
 
 import json
 import os
-import signal
 import time
 
+from helpers.bus import burst_past_a_frozen_subscriber
 from helpers.net import drain_socket, free_port, send_udp
 
 
@@ -62,20 +63,9 @@ def test_a_frozen_subscriber_behind_the_proxy_shows_every_proxy_drop_as_a_gap(se
     cap = sekiwake.capture(ports={"syslog": port}, connect=front, wait_subscribers=1)
     time.sleep(1.0)  # slow joiner
     marker = f"<14>Dec  7 10:00:00 e2e after-the-burst pid={os.getpid()}".encode()
-    with drain_socket(port):
-        os.kill(tap.pid, signal.SIGSTOP)
-        try:
-            sent = sekiwake.send("syslog", "--to", f"127.0.0.1:{port}", "--rate", rate, "--count", count,
-                                 "--size", size, timeout=60)
-            cap.wait_stats(lambda s: s["captured_total"] >= count, timeout=10)
-            # the proxy keeps taking from the capture while the tap sleeps: it never blocks
-            proxy.wait_stats(lambda s: s["dropped_full"] > 0, timeout=10)
-        finally:
-            os.kill(tap.pid, signal.SIGCONT)
-        time.sleep(2.0)
-        send_udp([marker], "127.0.0.1", port)
-        published = cap.wait_stats(lambda s: s["captured_total"] >= count + 1, timeout=10)["published"]
-    handed = proxy.wait_stats(lambda s: s["received"] >= published, timeout=10)["forwarded"]
+    # the proxy keeps taking from the capture while the tap sleeps: it never blocks
+    sent, after = burst_past_a_frozen_subscriber(sekiwake, cap, tap, port, count, rate, size, marker)
+    handed = proxy.wait_stats(lambda s: s["received"] >= after["published"], timeout=10)["forwarded"]
     tap.wait_stats(lambda s: s["received"] >= handed, timeout=10)
     cap_rc, cap_stats = cap.terminate()
     time.sleep(0.5)

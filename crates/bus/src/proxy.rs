@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use crate::curve::{AuthStats, Curve, CurveError, Gatekeeper};
-use crate::socket::{hwm_option, server_gate, xpub, BusError};
+use crate::socket::{connect_all, hwm_option, server_gate, xpub, BusError};
 
 /// Messages moved per round at most, so that subscriptions are passed on even under a flood.
 const BATCH: usize = 4096;
@@ -88,11 +88,7 @@ impl Proxy {
                 .bind(ep)
                 .map_err(|source| endpoint("bind", ep, source))?;
         }
-        for ep in &opts.frontend_connect {
-            front
-                .connect(ep)
-                .map_err(|source| endpoint("connect", ep, source))?;
-        }
+        connect_all(&front, &opts.frontend_connect)?;
         for ep in &opts.backend {
             back.bind(ep)
                 .map_err(|source| endpoint("bind", ep, source))?;
@@ -222,6 +218,19 @@ mod tests {
         )
     }
 
+    /// A proxy that binds both sides on ipc endpoints named after `name`: (proxy, frontend, backend).
+    fn proxy(name: &str, hwm: u32) -> (Proxy, String, String) {
+        let (front, back) = (ipc(&format!("{name}-front")), ipc(&format!("{name}-back")));
+        let p = Proxy::open(&ProxyOptions {
+            frontend_bind: vec![front.clone()],
+            backend: vec![back.clone()],
+            hwm,
+            ..ProxyOptions::default()
+        })
+        .unwrap();
+        (p, front, back)
+    }
+
     /// Steps the proxy until `done` or 5 s.
     fn step_until(p: &mut Proxy, mut done: impl FnMut(&mut Proxy) -> bool) {
         let end = Instant::now() + Duration::from_secs(5);
@@ -232,14 +241,7 @@ mod tests {
 
     #[test]
     fn messages_go_through_unchanged_and_subscriptions_go_upstream() {
-        let (front, back) = (ipc("front"), ipc("back"));
-        let mut p = Proxy::open(&ProxyOptions {
-            frontend_bind: vec![front.clone()],
-            backend: vec![back.clone()],
-            hwm: 1000,
-            ..ProxyOptions::default()
-        })
-        .unwrap();
+        let (mut p, front, back) = proxy("pass", 1000);
         let mut publisher =
             Publisher::connect(std::slice::from_ref(&front), 1000, &Curve::default()).unwrap();
         let sub = Subscriber::connect(
@@ -274,14 +276,7 @@ mod tests {
 
     #[test]
     fn a_full_subscriber_queue_is_counted_not_waited_for() {
-        let (front, back) = (ipc("full-front"), ipc("full-back"));
-        let mut p = Proxy::open(&ProxyOptions {
-            frontend_bind: vec![front.clone()],
-            backend: vec![back.clone()],
-            hwm: 10,
-            ..ProxyOptions::default()
-        })
-        .unwrap();
+        let (mut p, front, back) = proxy("full", 10);
         let mut publisher =
             Publisher::connect(std::slice::from_ref(&front), 100_000, &Curve::default()).unwrap();
         // subscribed, never reading

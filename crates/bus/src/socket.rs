@@ -32,6 +32,18 @@ pub(crate) fn hwm_option(messages: u32) -> Result<i32, BusError> {
     }
 }
 
+/// Connects `sock` to every endpoint; an error names the endpoint.
+pub(crate) fn connect_all(sock: &zmq::Socket, endpoints: &[String]) -> Result<(), BusError> {
+    for ep in endpoints {
+        sock.connect(ep).map_err(|source| BusError::Endpoint {
+            op: "connect",
+            endpoint: ep.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Makes `sockets` CURVE servers and starts their gatekeeper, before they bind; nothing without keys.
 pub(crate) fn server_gate(
     ctx: &zmq::Context,
@@ -156,13 +168,7 @@ impl Publisher {
         let ctx = zmq::Context::new();
         let sock = xpub(&ctx, hwm)?;
         curve.client(&sock)?;
-        for ep in endpoints {
-            sock.connect(ep).map_err(|source| BusError::Endpoint {
-                op: "connect",
-                endpoint: ep.clone(),
-                source,
-            })?;
-        }
+        connect_all(&sock, endpoints)?;
         Ok(Self {
             sock,
             gate: None,
@@ -243,13 +249,7 @@ impl Subscriber {
         sock.set_rcvhwm(hwm_option(hwm)?)?;
         sock.set_rcvbuf(4 << 20)?;
         sock.set_linger(0)?;
-        for ep in endpoints {
-            sock.connect(ep).map_err(|source| BusError::Endpoint {
-                op: "connect",
-                endpoint: ep.clone(),
-                source,
-            })?;
-        }
+        connect_all(&sock, endpoints)?;
         if prefixes.is_empty() {
             sock.set_subscribe(b"")?;
         }

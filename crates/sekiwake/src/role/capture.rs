@@ -659,6 +659,24 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The counters as they stand.
+fn snapshot(
+    parser: &FrameParser,
+    p: &Publishing,
+    sources: &mut Sources,
+    informs: &InformDesk,
+) -> CaptureReport {
+    CaptureReport {
+        auth: p.publisher.auth_stats(),
+        ..CaptureReport::new(
+            &parser.stats(),
+            &p.counters,
+            &sources.pcap_stats(),
+            &informs.counters,
+        )
+    }
+}
+
 /// Binds `bus.publish`, or connects to every `bus.connect` endpoint (proxies); also says which, for the log.
 fn open_publisher(cfg: &Config) -> Result<(Publisher, String)> {
     let (bus, curve) = (&cfg.bus, crate::cli::curve(cfg)?);
@@ -751,30 +769,13 @@ pub fn run(
         if reporter.due() {
             parser.expire(if is_file { last_ts } else { capture::now_ns() });
             p.publisher.poll_subscriptions();
-            let report = CaptureReport {
-                auth: p.publisher.auth_stats(),
-                ..CaptureReport::new(
-                    &parser.stats(),
-                    &p.counters,
-                    &sources.pcap_stats(),
-                    &informs.counters,
-                )
-            };
-            reporter.report("capture", &report);
+            reporter.report("capture", &snapshot(&parser, &p, &mut sources, &informs));
         }
         if status == Status::Ended || stop.requested() {
             break;
         }
     }
-    let report = CaptureReport {
-        auth: p.publisher.auth_stats(),
-        ..CaptureReport::new(
-            &parser.stats(),
-            &p.counters,
-            &sources.pcap_stats(),
-            &informs.counters,
-        )
-    };
+    let report = snapshot(&parser, &p, &mut sources, &informs);
     reporter.finish("capture", &report);
     match failure {
         Some(e) => Err(e.into()),

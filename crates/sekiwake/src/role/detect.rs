@@ -95,9 +95,11 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
         d.warmup = w;
     }
     let targets = args.targets(&d)?;
+    // the key files are read once: the bus sink and the subscriber share them
+    let curve = crate::cli::curve(&cfg)?;
     let sink_opts = alerts::Options {
         queue: d.alert_queue,
-        curve: crate::cli::curve(&cfg)?,
+        curve: curve.clone(),
         ..alerts::Options::default()
     };
     let detector = Detector::new(d).map_err(anyhow::Error::msg)?;
@@ -115,7 +117,7 @@ pub fn main(args: Args, ctx: &Context) -> Result<ExitCode> {
         endpoints: cfg.bus.subscribe.iter().map(|e| e.0.clone()).collect(),
         kinds: args.kind.clone(),
         shard: cfg.bus.shard,
-        curve: crate::cli::curve(&cfg)?,
+        curve,
         hwm: cfg.bus.hwm,
         drain: DRAIN,
         reload_on_sighup: false,
