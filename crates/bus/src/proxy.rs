@@ -10,9 +10,13 @@
 //!
 //! Conservation: `received = forwarded + dropped_full`.
 
+use std::collections::HashMap;
+
+use envelope::Envelope;
 use serde::Serialize;
 
 use crate::curve::{AuthStats, Curve, CurveError, Gatekeeper};
+use crate::sequence::{self, Stream};
 use crate::socket::{connect_all, hwm_option, server_gate, xpub, BusError};
 
 /// Messages moved per round at most, so that subscriptions are passed on even under a flood.
@@ -47,6 +51,18 @@ pub struct ProxyStats {
     /// Subscribe and unsubscribe requests passed from the backend to the frontend.
     pub subscriptions: u64,
     pub unsubscriptions: u64,
+    /// `dropped_full` per publisher's stream (envelopes only), for the ledger.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_streams: Vec<StreamDrops>,
+}
+
+/// What the proxy dropped of one publisher's stream.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StreamDrops {
+    pub publisher: String,
+    pub kind: String,
+    pub bucket: u8,
+    pub dropped: u64,
 }
 
 pub struct Proxy {
@@ -56,6 +72,8 @@ pub struct Proxy {
     gate: Option<Gatekeeper>,
     _ctx: zmq::Context,
     stats: ProxyStats,
+    /// Messages dropped per stream: bounded, a publisher has at most kinds × buckets streams.
+    dropped_streams: HashMap<Stream, u64>,
     /// The frames of the message being moved, reused.
     frames: Vec<zmq::Message>,
 }
@@ -99,12 +117,26 @@ impl Proxy {
             gate,
             _ctx: ctx,
             stats: ProxyStats::default(),
+            dropped_streams: HashMap::new(),
             frames: Vec::with_capacity(2),
         })
     }
 
     pub fn stats(&self) -> ProxyStats {
-        self.stats.clone()
+        let mut streams: Vec<_> = self.dropped_streams.iter().map(|(&s, &n)| (s, n)).collect();
+        streams.sort_unstable();
+        ProxyStats {
+            dropped_streams: streams
+                .into_iter()
+                .map(|((publisher, kind, bucket), dropped)| StreamDrops {
+                    publisher: sequence::publisher_name(publisher),
+                    kind: sequence::kind_name(kind),
+                    bucket,
+                    dropped,
+                })
+                .collect(),
+            ..self.stats.clone()
+        }
     }
 
     /// What the CURVE gatekeeper counted (with keys).
@@ -178,21 +210,37 @@ impl Proxy {
     /// Sends the frames taken to the backend, or counts the message dropped if a subscriber's queue is full.
     fn hand_on(&mut self) -> Result<(), BusError> {
         let last = self.frames.len() - 1;
-        for (i, frame) in self.frames.drain(..).enumerate() {
+        let mut frames = self.frames.drain(..);
+        let mut i = 0;
+        while let Some(frame) = frames.next() {
             let flags = zmq::DONTWAIT | if i < last { zmq::SNDMORE } else { 0 };
             match self.back.send(frame, flags) {
                 Ok(()) => {}
-                // only the first frame can be refused: once it is in, libzmq takes the rest
-                // (the frames not sent go with the drain)
+                // only the first frame (the topic) can be refused: once it is in, libzmq takes the rest
                 Err(zmq::Error::EAGAIN) if i == 0 => {
+                    let body = frames.next();
                     self.stats.dropped_full += 1;
+                    count_stream(&mut self.dropped_streams, body.as_deref());
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
             }
+            i += 1;
         }
         self.stats.forwarded += 1;
         Ok(())
+    }
+}
+
+/// Counts a dropped message against its publisher's stream, when its body is an envelope.
+fn count_stream(streams: &mut HashMap<Stream, u64>, body: Option<&[u8]>) {
+    if let Some(e) = body.and_then(|b| Envelope::new_checked(b).ok()) {
+        let stream = (
+            e.publisher(),
+            e.kind_code(),
+            envelope::bucket(&e.src_field()),
+        );
+        *streams.entry(stream).or_default() += 1;
     }
 }
 
@@ -283,7 +331,13 @@ mod tests {
         let _sub =
             Subscriber::connect(std::slice::from_ref(&back), &[], 10, &Curve::default()).unwrap();
         step_until(&mut p, |_| publisher.poll_subscriptions() >= 1);
-        let body = vec![7u8; 16 * 1024];
+        let header = envelope::Header {
+            src: "192.0.2.10".parse().unwrap(),
+            publisher: 7,
+            ..envelope::Header::for_kind(wire::kind::Kind::Syslog)
+        };
+        let mut body = Vec::new();
+        header.encode(&[b'x'; 16 * 1024], &mut body);
         let mut sent = 0u64;
         for _ in 0..2_000 {
             if publisher.publish(b"t/", &body).unwrap() == crate::Sent::Sent {
@@ -296,5 +350,14 @@ mod tests {
         assert_eq!(s.received, sent);
         assert_eq!(s.received, s.forwarded + s.dropped_full);
         assert!(s.dropped_full > 0, "{s:?}");
+        // every drop is counted against the envelope's stream, for the ledger
+        let bucket = envelope::exporter_bucket("192.0.2.10".parse().unwrap());
+        let expected = StreamDrops {
+            publisher: "0000000000000007".into(),
+            kind: "syslog".into(),
+            bucket,
+            dropped: s.dropped_full,
+        };
+        assert_eq!(s.dropped_streams, [expected]);
     }
 }

@@ -36,10 +36,40 @@ impl Sequencer {
 /// One publisher's stream: (publisher id, kind code, bucket).
 pub type Stream = (u64, u8, u8);
 
-/// The subscriber side: the next expected number of every stream seen, and how many numbers were skipped.
+/// A publisher's id as logs and reports write it: 16 hex digits.
+pub fn publisher_name(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// A kind code's name in reports (the number, for a kind this build does not know).
+pub fn kind_name(code: u8) -> String {
+    Kind::from_code(code).map_or_else(|| code.to_string(), |k| k.name().to_owned())
+}
+
+/// Where one stream stands at a subscriber.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// The next number expected; `None` after a change of subscription (the next one seen is taken as is).
+    next: Option<u64>,
+    received: u64,
+    missing: u64,
+}
+
+/// What a subscriber got of one stream: the ledger's input (`sekiwake ledger` sets it against what the
+/// publisher numbered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCount {
+    pub stream: Stream,
+    pub received: u64,
+    /// Numbers skipped between the first and the last one received.
+    pub missing: u64,
+}
+
+/// The subscriber side: the next expected number of every stream seen, what arrived of it and how many
+/// numbers were skipped. Bounded: a publisher has at most kinds × buckets streams.
 #[derive(Default)]
 pub struct Gaps {
-    next: HashMap<Stream, u64>,
+    streams: HashMap<Stream, Seen>,
     missing: u64,
 }
 
@@ -48,11 +78,14 @@ impl Gaps {
     /// per message from the skeleton's instance in each role's crate: worth inlining there.
     #[inline]
     pub fn see(&mut self, stream: Stream, seq: u64) {
-        let next = self.next.entry(stream).or_insert(seq);
-        if seq > *next {
-            self.missing += seq - *next;
+        let s = self.streams.entry(stream).or_default();
+        let next = *s.next.get_or_insert(seq);
+        if seq > next {
+            s.missing += seq - next;
+            self.missing += seq - next;
         }
-        *next = seq + 1;
+        s.next = Some(seq + 1);
+        s.received += 1;
     }
 
     /// Datagrams lost on the bus so far.
@@ -62,16 +95,33 @@ impl Gaps {
 
     /// Distinct publishers seen.
     pub fn publishers(&self) -> usize {
-        let mut ids: Vec<u64> = self.next.keys().map(|k| k.0).collect();
+        let mut ids: Vec<u64> = self.streams.keys().map(|k| k.0).collect();
         ids.sort_unstable();
         ids.dedup();
         ids.len()
     }
 
-    /// Forgets where every stream was: after a change of subscription, a stream that was not taken a moment
-    /// ago would otherwise look like a gap.
+    /// Every stream seen, in order of (publisher, kind, bucket).
+    pub fn streams(&self) -> Vec<StreamCount> {
+        let mut out: Vec<StreamCount> = self
+            .streams
+            .iter()
+            .map(|(&stream, s)| StreamCount {
+                stream,
+                received: s.received,
+                missing: s.missing,
+            })
+            .collect();
+        out.sort_unstable_by_key(|c| c.stream);
+        out
+    }
+
+    /// Forgets where every stream was (what arrived stays counted): after a change of subscription, a stream
+    /// that was not taken a moment ago would otherwise look like a gap.
     pub fn restart(&mut self) {
-        self.next.clear();
+        for s in self.streams.values_mut() {
+            s.next = None;
+        }
     }
 }
 
@@ -95,6 +145,12 @@ mod tests {
         g.restart();
         g.see((1, 1, 7), 50);
         assert_eq!(g.missing(), 2, "a restart does not count the jump");
+        let first = g.streams()[0];
+        assert_eq!(
+            (first.stream, first.received, first.missing),
+            ((1, 1, 7), 5, 2)
+        );
+        assert_eq!(g.streams().len(), 4);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use runtime::{Reporter, Stop, Summary};
 use serde::Serialize;
 
 use crate::curve::Curve;
-use crate::sequence::Gaps;
+use crate::sequence::{self, Gaps, StreamCount};
 use crate::socket::{BusError, Received, Recv, Subscriber};
 
 /// Messages taken off the bus per batch.
@@ -60,6 +60,38 @@ pub struct BusStats {
     pub alerts: u64,
     /// The shard of the bus this subscriber takes (`0/1`: all of it).
     pub shard: Shard,
+    /// The kinds taken (`all`, `netflow` or a kind's name), for the ledger.
+    pub kinds: Vec<String>,
+    /// What arrived of each publisher's (kind, bucket) stream: `sekiwake ledger` sets it against what the
+    /// publishers numbered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamReport>,
+}
+
+/// One stream in a subscriber's report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StreamReport {
+    /// The publisher's id, as capture logs it (16 hex digits).
+    pub publisher: String,
+    /// The kind's name (its code for a kind this build does not know).
+    pub kind: String,
+    pub bucket: u8,
+    pub received: u64,
+    /// Sequence numbers skipped between the first and the last one received.
+    pub missing: u64,
+}
+
+impl From<StreamCount> for StreamReport {
+    fn from(c: StreamCount) -> Self {
+        let (publisher, kind, bucket) = c.stream;
+        Self {
+            publisher: sequence::publisher_name(publisher),
+            kind: sequence::kind_name(kind),
+            bucket,
+            received: c.received,
+            missing: c.missing,
+        }
+    }
 }
 
 /// The topic prefix of alert events.
@@ -143,6 +175,7 @@ pub struct Subscription<'a> {
     shard: Shard,
     prefixes: &'a mut Vec<String>,
     gaps: &'a mut Gaps,
+    kinds: &'a mut Vec<String>,
 }
 
 impl Subscription<'_> {
@@ -161,6 +194,7 @@ impl Subscription<'_> {
             self.gaps.restart();
         }
         *self.prefixes = new;
+        *self.kinds = kind_names(kinds);
         Ok(())
     }
 }
@@ -183,6 +217,7 @@ impl Subscribed {
             gaps: Gaps::default(),
             stats: BusStats {
                 shard: opts.shard,
+                kinds: kind_names(&opts.kinds),
                 ..BusStats::default()
             },
             batch: Vec::with_capacity(BATCH),
@@ -193,6 +228,7 @@ impl Subscribed {
         BusStats {
             bus_gaps: self.gaps.missing(),
             publishers: self.gaps.publishers(),
+            streams: self.gaps.streams().into_iter().map(Into::into).collect(),
             ..self.stats.clone()
         }
     }
@@ -274,6 +310,7 @@ impl Subscribed {
             shard: self.stats.shard,
             prefixes: &mut self.prefixes,
             gaps: &mut self.gaps,
+            kinds: &mut self.stats.kinds,
         };
         match handler.reload(&mut sub) {
             Ok(what) => tracing::info!("{}: configuration reloaded: {what}", handler.role()),
@@ -282,6 +319,14 @@ impl Subscribed {
                 handler.role()
             ),
         }
+    }
+}
+
+/// The kinds a subscription takes, by name (`all` when none was named).
+fn kind_names(kinds: &[KindSelector]) -> Vec<String> {
+    match kinds.is_empty() {
+        true => vec![KindSelector::All.to_string()],
+        false => kinds.iter().map(ToString::to_string).collect(),
     }
 }
 
@@ -482,6 +527,16 @@ mod tests {
             publishers: 2,
             alerts: 0,
             shard: Shard::default(),
+            kinds: vec!["syslog".into()],
+            streams: [(7, 3, 1), (8, 1, 0)]
+                .map(|(publisher, received, missing)| StreamReport {
+                    publisher: format!("{publisher:016x}"),
+                    kind: "syslog".into(),
+                    bucket: envelope::exporter_bucket("192.0.2.10".parse().unwrap()),
+                    received,
+                    missing,
+                })
+                .to_vec(),
         };
         assert_eq!(r.bus, want, "the sflow topic is not subscribed");
         assert_eq!(r.counters.handled, 4);

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod defrag;
+pub mod exporters;
 mod file;
 pub mod filter;
 pub mod frames;
@@ -84,6 +85,8 @@ pub struct PcapStats {
     pub errors: u64,
     /// Datagrams cut by the listener's buffer (longer than 64 KiB cannot happen; kept for completeness).
     pub truncated: u64,
+    /// Datagrams the kernel dropped at the listeners' full receive queues.
+    pub listener_dropped: u64,
 }
 
 /// Wall-clock nanoseconds since the Unix epoch, the clock of capture timestamps.
@@ -161,6 +164,7 @@ impl Sources {
                     i.add_stats(&mut s);
                 }
                 s.truncated = listeners.iter().map(|l| l.truncated()).sum();
+                s.listener_dropped = listeners.iter().filter_map(|l| l.kernel_dropped()).sum();
                 s
             }
         }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use bus::sequence::Sequencer;
 use bus::{Publisher, Sent};
+use capture::exporters::{sequence_unit, ExporterCounts, Exporters, Offer};
 use capture::{
     filter, Body, Captured, FileSource, FrameParser, FrameStats, Listener, LiveInterface,
     LiveOptions, LoopGuard, PcapStats, RecentInforms, Sources, Status,
@@ -183,6 +184,8 @@ pub struct CaptureReport {
     pub pcap_if_dropped: u64,
     pub pcap_errors: u64,
     pub listener_truncated: u64,
+    /// Datagrams the kernel dropped at the listeners' full receive queues (before capture read them).
+    pub listener_dropped: u64,
     /// v2c informs received on a listener; of them `informs_acknowledged` (on the bus and answered),
     /// `informs_duplicate` (a sender's retry: answered again, not published again), `informs_not_acknowledged`
     /// (the bus refused it, or the answer could not be sent).
@@ -199,6 +202,66 @@ pub struct CaptureReport {
     /// With CURVE (a bound publisher): peers let in and refused.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub auth: Option<bus::curve::AuthStats>,
+    /// This capture's publisher id on the bus (16 hex digits), as subscribers' `streams` name it.
+    pub publisher: String,
+    /// Per (exporter, kind): what was offered to the bus and what became of it, and the holes in the
+    /// exporter's own sequence numbers (lost before capture). The ledger's first lines.
+    pub exporters: Vec<ExporterReport>,
+    /// Datagrams of exporters past the table's bound ([`MAX_EXPORTERS`] pairs of exporter and kind).
+    pub exporters_untracked: u64,
+}
+
+/// (Exporter, kind) pairs followed at most.
+const MAX_EXPORTERS: usize = 16_384;
+
+/// One exporter's line in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExporterReport {
+    pub exporter: String,
+    pub kind: &'static str,
+    pub bucket: u8,
+    /// Datagrams offered to the bus: `captured = published + hwm_dropped + bus_failed`.
+    pub captured: u64,
+    pub published: u64,
+    pub hwm_dropped: u64,
+    pub bus_failed: u64,
+    /// The exporter's numbering (kinds that have one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SequenceReport>,
+}
+
+/// The holes in an exporter's own numbering, in `unit`s.
+#[derive(Debug, Clone, Serialize)]
+pub struct SequenceReport {
+    pub unit: &'static str,
+    pub missing: u64,
+    pub late: u64,
+    pub resets: u64,
+    pub unchecked: u64,
+    pub domains: usize,
+}
+
+impl From<&ExporterCounts> for ExporterReport {
+    fn from(c: &ExporterCounts) -> Self {
+        let q = &c.sequence;
+        Self {
+            exporter: c.exporter.to_string(),
+            kind: c.kind.name(),
+            bucket: c.bucket,
+            captured: c.captured,
+            published: c.published,
+            hwm_dropped: c.hwm_dropped,
+            bus_failed: c.bus_failed,
+            sequence: sequence_unit(c.kind).map(|unit| SequenceReport {
+                unit,
+                missing: q.missing,
+                late: q.late,
+                resets: q.resets,
+                unchecked: q.unchecked,
+                domains: q.domains,
+            }),
+        }
+    }
 }
 
 /// What the publishing side counted.
@@ -250,6 +313,7 @@ impl CaptureReport {
             pcap_if_dropped: pcap.if_dropped,
             pcap_errors: pcap.errors,
             listener_truncated: pcap.truncated,
+            listener_dropped: pcap.listener_dropped,
             informs_received: informs.received,
             informs_acknowledged: informs.acknowledged,
             informs_duplicate: informs.duplicate,
@@ -257,6 +321,9 @@ impl CaptureReport {
             snmp_engine_refused: informs.engine_refused.clone(),
             snmp_engine_reports: informs.engine_reports,
             auth: None,
+            publisher: String::new(),
+            exporters: Vec::new(),
+            exporters_untracked: 0,
         }
     }
 }
@@ -429,6 +496,8 @@ struct Publishing {
     body: Vec<u8>,
     topic: Vec<u8>,
     counters: BusCounters,
+    /// Per exporter: what was offered to the bus, and the holes in the exporter's own numbering.
+    exporters: Exporters,
 }
 
 impl Publishing {
@@ -450,20 +519,27 @@ impl Publishing {
         };
         header.encode(c.payload, &mut self.body);
         envelope::write_topic(c.class.kind.name(), c.src.ip(), bucket, &mut self.topic);
-        match self.publisher.publish(&self.topic, &self.body) {
+        let offer = match self.publisher.publish(&self.topic, &self.body) {
             Ok(Sent::Sent) => {
                 self.counters.published += 1;
-                return true;
+                Offer::Published
             }
-            Ok(Sent::Full) => self.counters.hwm_dropped += 1,
+            Ok(Sent::Full) => {
+                self.counters.hwm_dropped += 1;
+                Offer::Full
+            }
             Err(e) => {
                 if self.counters.failed == 0 {
                     tracing::error!("publish: {e}");
                 }
                 self.counters.failed += 1;
+                Offer::Failed
             }
-        }
-        false
+        };
+        let now_secs = c.ts_ns / 1_000_000_000;
+        self.exporters
+            .offered(c.src.ip(), c.class.kind, bucket, c.payload, now_secs, offer);
+        offer == Offer::Published
     }
 }
 
@@ -668,6 +744,14 @@ fn snapshot(
 ) -> CaptureReport {
     CaptureReport {
         auth: p.publisher.auth_stats(),
+        publisher: bus::sequence::publisher_name(p.id),
+        exporters: p
+            .exporters
+            .counts()
+            .iter()
+            .map(ExporterReport::from)
+            .collect(),
+        exporters_untracked: p.exporters.untracked(),
         ..CaptureReport::new(
             &parser.stats(),
             &p.counters,
@@ -712,6 +796,7 @@ pub fn run(
         body: Vec::with_capacity(65536 + envelope::HEADER_LEN),
         topic: Vec::with_capacity(64),
         counters: BusCounters::default(),
+        exporters: Exporters::new(MAX_EXPORTERS),
     };
     tracing::info!(
         "capture: publishing {publishing} as publisher {:016x}; filter: {}",

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod detect;
 pub mod forward;
 pub mod keygen;
+pub mod ledger;
 pub mod proxy;
 pub mod send;
 pub mod sink;
@@ -75,6 +76,8 @@ roles! {
     Demo => demo,
     /// Write a CURVE key pair for the bus: PREFIX.key (secret, mode 0600) and PREFIX.pub.
     Keygen => keygen,
+    /// Who lost which datagrams: the loss ledger of captures', proxies' and subscribers' stats files.
+    Ledger => ledger,
     /// Validate a configuration file and exit. Also reads the TLS files it names (CA, certificate, key).
     CheckConfig => check_config,
 }
