@@ -45,6 +45,12 @@ def test_hostile_pcap_publishes_only_the_valid_datagrams(sekiwake, tmp_path):
     assert stats["mismatched"] == stats["mismatched_dropped"] == 5 * 7
     assert sum(n for reasons in stats["refused"].values() for n in reasons.values()) == 5 * 7
     assert stats["fragments_reassembled"] == 0
+    # the ledger names the fragments never reassembled at capture's reassembly stage
+    ledger = sekiwake.run("ledger", "--json", cap.stats_path)
+    assert ledger.returncode == 0, ledger.stderr
+    lost = json.loads(ledger.stdout)["captures"][0]
+    assert (lost["fragments_expired"], lost["fragments_dropped"]) == (
+        stats["fragments_expired"], stats["fragments_dropped"])
 
 
 def garbage_for(family, rng):

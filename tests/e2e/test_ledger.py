@@ -9,6 +9,9 @@ dead TCP syslog collector beside it. Loss is injected at every stage, each on an
 - C sends while its shard is stopped (SIGTERM) and until it is back: lost at the subscriber;
 - every syslog datagram routed to the dead TCP collector is lost at that destination.
 
+A second test fills a frozen capture's listener socket: the kernel's count of what it dropped and the hole in
+the exporter's numbering are the same figure, and the figure the exporter and capture disagree by.
+
 The ground truth is what each exporter sent less what the sink got; the ledger, read from the final stats
 files (the restarted shard's two incarnations each have their own), must give each exporter's loss exactly
 that figure, all of it at the stage injected, and nothing anywhere else.
@@ -21,7 +24,7 @@ import signal
 import struct
 import time
 
-from helpers.net import UdpSink, free_port, send_udp
+from helpers.net import UdpSink, free_port, send_udp, wait_udp_drained
 from helpers.proc import wait_until
 
 SHARDS = 2
@@ -191,3 +194,33 @@ def test_the_ledger_names_each_loss_at_its_stage(sekiwake, tmp_path):
     sink_dest = next(d for d in ledger["destinations"] if d["url"] == sink.url)
     assert sink_dest["lost"] == {} and sink_dest["forwarded"] == len(got), text
     assert not ledger["notes"][1:], ledger["notes"]
+
+
+def test_kernel_drops_at_a_full_listener_are_counted_and_seen_in_the_exporters_numbering(sekiwake, tmp_path):
+    port = free_port("udp")
+    bus = f"tcp://127.0.0.1:{free_port('tcp')}"
+    cap = sekiwake.capture("--listen", f"127.0.0.1:{port}", ifaces=(), ports={"netflow": port}, publish=bus,
+                           wait_ready=False)
+    cap.wait_ready(lambda: cap.stats() is not None, what="running (no stats file)")
+    # 40 000 v9 datagrams of 1400 bytes while capture sleeps: more than its 32 MiB receive buffer holds
+    padding = bytes(1400 - 20)
+    count = 40_000
+    os.kill(cap.pid, signal.SIGSTOP)
+    try:
+        send_udp([v9(s) + padding for s in range(count)], "127.0.0.1", port, src="127.0.9.200")
+    finally:
+        os.kill(cap.pid, signal.SIGCONT)
+    # one more once capture has read what the kernel held, so that the loss at the end is a hole too
+    wait_udp_drained(port)
+    send_udp([v9(count) + padding], "127.0.0.1", port, src="127.0.9.200")
+    cap.wait_stats(lambda s: s["listener_dropped"] + s["captured_total"] == count + 1, timeout=15)
+    rc, stats = cap.terminate()
+    assert rc == 0, cap.output()
+    out = sekiwake.run("ledger", "--json", cap.stats_path)
+    assert out.returncode == 0, out.stderr
+    ledger = json.loads(out.stdout)
+    dropped = ledger["captures"][0]["listener_dropped"]
+    holes = ledger["before_capture"][0]
+    assert dropped > 0, "the burst fitted in the buffer: nothing was dropped"
+    assert dropped == count + 1 - stats["captured_total"]
+    assert (holes["exporter"], holes["missing"], holes["late"], holes["resets"]) == ("127.0.9.200", dropped, 0, 0)
