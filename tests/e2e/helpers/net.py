@@ -69,9 +69,10 @@ def udp_rx_queued(port, proc_root="/proc"):
     return total
 
 
-def wait_udp_drained(port, timeout=10):
-    """Wait until the daemon on port has read everything queued to it, plus a short grace period."""
-    wait_until(lambda: udp_rx_queued(port) == 0, timeout)
+def wait_udp_drained(port, timeout=10, proc_root="/proc"):
+    """Wait until the daemon on port has read everything queued to it, plus a short grace period (proc_root
+    /proc/PID: the tables of PID's network namespace)."""
+    wait_until(lambda: udp_rx_queued(port, proc_root) == 0, timeout)
     time.sleep(0.3)
 
 

@@ -11,24 +11,28 @@ from .proc import Daemon
 
 
 class Nfcapd(Daemon):
-    """nfcapd on udp 127.0.0.1:port storing into DIR/flows; SIGTERM flushes the current file."""
+    """nfcapd on udp ADDRESS:port (default 127.0.0.1, inside `netns` when given) storing into DIR/flows; SIGTERM
+    flushes the current file."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, netns=None, address="127.0.0.1"):
         self.dir = Path(workdir)
         self.flowdir = self.dir / "flows"
         self.flowdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port("udp")
-        super().__init__("nfcapd", ["nfcapd", "-w", self.flowdir, "-p", self.port, "-b", "127.0.0.1", "-t", "60",
-                                    "-P", self.dir / "nfcapd.pid"], self.dir)
+        argv = ["nfcapd", "-w", self.flowdir, "-p", self.port, "-b", address, "-t", "60",
+                "-P", self.dir / "nfcapd.pid"]
+        if netns:
+            argv = ["ip", "netns", "exec", netns, *argv]
+        super().__init__("nfcapd", argv, self.dir)
 
     def start(self):
         super().start()
-        self.wait_ready(lambda: udp_bound(self.port), what="listening")
+        self.wait_ready(lambda: udp_bound(self.port, f"/proc/{self.pid}"), what="listening")
         return self
 
     def flush_and_read(self):
         """Stop nfcapd (SIGTERM flushes to nfcapd.YYYYMMDDhhmm) and return the flows nfdump reads."""
-        wait_udp_drained(self.port)
+        wait_udp_drained(self.port, proc_root=f"/proc/{self.pid}")
         self.stop()
         return nfdump_flows(self.flowdir)
 

@@ -67,3 +67,54 @@ class NetnsPair:
 
 
 netns_pair = NetnsPair  # `with netns_pair(mtu=1280) as ns: ...`
+
+
+class NetnsLan:
+    """Hosts on one LAN: a network namespace each, joined by veth pairs to a bridge in a namespace of its own.
+    hosts: {name: IPv4 address} in 10.77.0.0/24; no default route anywhere.  The namespaces (and with them
+    every veth) are deleted on exit, even after a failure."""
+
+    PREFIX = "10.77.0"
+
+    def __init__(self, hosts):
+        tag = unique_name("")
+        self.tag = tag
+        self.switch = f"skw-{tag}-sw"
+        self.hosts = dict(hosts)
+        self.ns = {name: f"skw-{tag}-{name}" for name in self.hosts}
+
+    _ip = staticmethod(NetnsPair._ip)
+
+    def __enter__(self):
+        try:
+            self._ip("netns", "add", self.switch)
+            self._ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
+            self._ip("-n", self.switch, "link", "set", "br0", "up")
+            for i, (name, addr) in enumerate(self.hosts.items()):
+                ns, port = self.ns[name], f"p{i}"
+                self._ip("netns", "add", ns)
+                self._ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns",
+                         self.switch)
+                self._ip("-n", self.switch, "link", "set", port, "master", "br0")
+                self._ip("-n", self.switch, "link", "set", port, "up")
+                self._ip("-n", ns, "link", "set", "lo", "up")
+                self._ip("-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0")
+                self._ip("-n", ns, "link", "set", "eth0", "up")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for ns in [*self.ns.values(), self.switch]:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        return False
+
+    def exec_argv(self, host, argv):
+        return ["ip", "netns", "exec", self.ns[host], *[str(a) for a in argv]]
+
+    def run(self, host, argv, **kw):
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 60)
+        return subprocess.run(self.exec_argv(host, argv), **kw)

@@ -19,7 +19,8 @@ class Rsyslog(Daemon):
     lines of another rsyslog template (`template`, then read with lines() and split by the caller; one main
     queue worker keeps them in arrival order)."""
 
-    def __init__(self, workdir, port=None, template=None):
+    def __init__(self, workdir, port=None, template=None, netns=None, address="127.0.0.1"):
+        self.netns = netns
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port("udp")
@@ -34,28 +35,35 @@ global(workDirectory="{self.dir}" net.enableDNS="off")
 {one_worker}
 module(load="imudp")
 module(load="imtcp")
-input(type="imudp" port="{self.port}" address="127.0.0.1" ruleset="remote")
-input(type="imtcp" port="{self.port}" address="127.0.0.1" ruleset="remote")
+input(type="imudp" port="{self.port}" address="{address}" ruleset="remote")
+input(type="imtcp" port="{self.port}" address="{address}" ruleset="remote")
 input(type="imtcp" port="{self.ready_port}" address="127.0.0.1" ruleset="ready")
 template(name="raw" type="string" string="%fromhost-ip% %rawmsg%\\n")
 template(name="remote" type="string" string="{remote}")
 ruleset(name="remote") {{ action(type="omfile" file="{self.raw_log}" template="remote") }}
 ruleset(name="ready") {{ action(type="omfile" file="{self.ready_log}" template="raw") }}
 """)
-        super().__init__("rsyslogd", ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"],
-                         self.dir)
+        argv = ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"]
+        if netns:
+            argv = ["ip", "netns", "exec", netns, *argv]
+        super().__init__("rsyslogd", argv, self.dir)
 
     def start(self):
         check = subprocess.run(["rsyslogd", "-N1", "-f", str(self.conf)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"rsyslog config invalid:\n{check.stdout}\n{check.stderr}")
         super().start()
-        self.wait_ready(lambda: udp_bound(self.port) and tcp_listening(self.port)
-                        and tcp_listening(self.ready_port), what="listening")
+        proc = f"/proc/{self.pid}"  # its own network namespace's tables
+        self.wait_ready(lambda: udp_bound(self.port, proc) and tcp_listening(self.port, proc)
+                        and tcp_listening(self.ready_port, proc), what="listening")
         # A marker through a separate ruleset proves the output pipeline writes files.
         marker = f"rsyslog-ready-{os.getpid()}-{time.monotonic_ns()}"
-        with socket.create_connection(("127.0.0.1", self.ready_port), timeout=5) as s:
-            s.sendall(f"<14>{marker}\n".encode())
+        if self.netns:
+            subprocess.run(["ip", "netns", "exec", self.netns, "logger", "--server", "127.0.0.1", "--port",
+                            str(self.ready_port), "--tcp", marker], check=True, timeout=10)
+        else:
+            with socket.create_connection(("127.0.0.1", self.ready_port), timeout=5) as s:
+                s.sendall(f"<14>{marker}\n".encode())
         self.wait_ready(lambda: self.ready_log.exists() and marker in self.ready_log.read_text(errors="replace"),
                         what="writing its log")
         return self
@@ -151,8 +159,10 @@ class RsyslogStream(Daemon):
             lines.append(f'ruleset(name="r_{name}") {{ action(type="omfile" file="{self.log(name)}" '
                          f'template="rawrec") }}')
         self.conf.write_text("\n".join(lines) + "\n")
-        super().__init__("rsyslogd", ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"],
-                         self.dir)
+        argv = ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"]
+        if netns:
+            argv = ["ip", "netns", "exec", netns, *argv]
+        super().__init__("rsyslogd", argv, self.dir)
 
     def log(self, name):
         return self.dir / f"{name}.log"
