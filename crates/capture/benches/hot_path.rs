@@ -133,5 +133,105 @@ fn reassembly(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, classification, decode_frame, envelopes, reassembly);
+/// An IPFIX message: a template (id 256, eight 4-byte fields) when `template`, then `records` records.
+fn ipfix_message(sequence: u32, template: bool, records: u16) -> Vec<u8> {
+    let mut sets = Vec::new();
+    if template {
+        sets.extend_from_slice(&[0, 2, 0, 40, 1, 0, 0, 8]);
+        for ie in [8u16, 12, 7, 11, 4, 2, 1, 10] {
+            sets.extend_from_slice(&ie.to_be_bytes());
+            sets.extend_from_slice(&4u16.to_be_bytes());
+        }
+    }
+    sets.extend_from_slice(&256u16.to_be_bytes());
+    sets.extend_from_slice(&(4 + 32 * records).to_be_bytes());
+    sets.resize(sets.len() + 32 * usize::from(records), 7);
+    let mut p = vec![0, 10];
+    p.extend_from_slice(&(16 + sets.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[0; 4]);
+    p.extend_from_slice(&sequence.to_be_bytes());
+    p.extend_from_slice(&1u32.to_be_bytes());
+    p.extend(sets);
+    p
+}
+
+/// Capture's per-exporter table: the lookup every datagram pays, and the sequence check of the flow kinds
+/// (an IPFIX message's data records are counted with its templates).
+fn exporter_table(c: &mut Criterion) {
+    use capture::exporters::{Exporters, Offer};
+    let mut g = c.benchmark_group("exporters");
+    g.throughput(Throughput::Elements(1));
+    let exporters: Vec<IpAddr> = (0..256u32)
+        .map(|i| IpAddr::from([10, 0, (i >> 8) as u8, i as u8]))
+        .collect();
+    let syslog = syslog_payload(200);
+    let mut t = Exporters::new(16_384);
+    let mut i = 0usize;
+    g.bench_function("syslog_256_exporters", |b| {
+        b.iter(|| {
+            i = (i + 1) % exporters.len();
+            t.offered(
+                exporters[i],
+                Kind::Syslog,
+                0,
+                black_box(&syslog),
+                0,
+                Offer::Published,
+            )
+        })
+    });
+    let mut t = Exporters::new(16_384);
+    let mut seq = 0u32;
+    let mut v9 = vec![0u8; 1400];
+    v9[1] = 9;
+    g.bench_function("netflow_v9_1400B", |b| {
+        b.iter(|| {
+            seq = seq.wrapping_add(1);
+            v9[12..16].copy_from_slice(&seq.to_be_bytes());
+            t.offered(
+                exporters[0],
+                Kind::NetflowV9,
+                0,
+                black_box(&v9),
+                0,
+                Offer::Published,
+            )
+        })
+    });
+    let mut t = Exporters::new(16_384);
+    t.offered(
+        exporters[0],
+        Kind::Ipfix,
+        0,
+        &ipfix_message(0, true, 0),
+        0,
+        Offer::Published,
+    );
+    let mut ipfix = ipfix_message(0, false, 40);
+    let mut seq = 0u32;
+    g.bench_function("ipfix_40_records", |b| {
+        b.iter(|| {
+            ipfix[8..12].copy_from_slice(&seq.to_be_bytes());
+            seq = seq.wrapping_add(40);
+            t.offered(
+                exporters[0],
+                Kind::Ipfix,
+                0,
+                black_box(&ipfix),
+                0,
+                Offer::Published,
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    classification,
+    decode_frame,
+    envelopes,
+    reassembly,
+    exporter_table
+);
 criterion_main!(benches);
