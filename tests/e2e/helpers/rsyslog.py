@@ -159,10 +159,8 @@ class RsyslogStream(Daemon):
             lines.append(f'ruleset(name="r_{name}") {{ action(type="omfile" file="{self.log(name)}" '
                          f'template="rawrec") }}')
         self.conf.write_text("\n".join(lines) + "\n")
-        argv = ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"]
-        if netns:
-            argv = ["ip", "netns", "exec", netns, *argv]
-        super().__init__("rsyslogd", argv, self.dir)
+        super().__init__("rsyslogd", ["rsyslogd", "-n", "-f", self.conf, "-i", self.dir / "rsyslogd.pid"],
+                         self.dir)
 
     def log(self, name):
         return self.dir / f"{name}.log"
