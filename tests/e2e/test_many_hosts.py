@@ -21,6 +21,7 @@ import collections
 import json
 import time
 
+from helpers.env import SEKIWAKE_BIN
 from helpers.netflow import Nfcapd, flow_key
 from helpers.netns import NetnsLan
 from helpers.proc import wait_until
@@ -88,7 +89,7 @@ class Site:
         return self.sekiwake._subscriber("tap", argv, self.sekiwake._stats_path("tap"), self.ns(host))
 
     def send(self, host, kind, source, exporters, count, rate, message=None):
-        argv = [self.sekiwake_bin(), "send", kind, "--to", f"127.0.0.1:{SYSLOG if kind == 'syslog' else NETFLOW}",
+        argv = [SEKIWAKE_BIN, "send", kind, "--to", f"127.0.0.1:{SYSLOG if kind == 'syslog' else NETFLOW}",
                 "--source", source, "--exporters", exporters, "--count", count, "--rate", rate]
         if message:
             argv += ["--message", message]
@@ -96,9 +97,6 @@ class Site:
         assert r.returncode == 0, r.stderr
         return count
 
-    def sekiwake_bin(self):
-        from helpers.env import SEKIWAKE_BIN
-        return SEKIWAKE_BIN
 
 
 def syslog_messages(rsyslog, tag):
